@@ -1,0 +1,122 @@
+#include <sop_telemetry/config.hpp>
+
+#include <charconv>
+#include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
+
+namespace sop_telemetry {
+
+namespace {
+
+std::string env(const char* name) {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+}
+
+void note(std::vector<std::string>* problems, std::string message) {
+    if (problems) problems->push_back(std::move(message));
+}
+
+std::string home_directory() {
+    if (std::string home = env("HOME"); !home.empty()) return home;
+    if (const passwd* entry = getpwuid(getuid()); entry && entry->pw_dir) return entry->pw_dir;
+    return "";
+}
+
+}  // namespace
+
+std::optional<LogLevel> log_level_from_string(std::string_view text) noexcept {
+    std::string lower;
+    for (char c : text) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (lower == "debug") return LogLevel::debug;
+    if (lower == "info") return LogLevel::info;
+    if (lower == "warning" || lower == "warn") return LogLevel::warning;
+    if (lower == "error") return LogLevel::error;
+    if (lower == "off" || lower == "none") return LogLevel::off;
+    return std::nullopt;
+}
+
+const char* to_string(LogLevel level) noexcept {
+    switch (level) {
+        case LogLevel::debug: return "debug";
+        case LogLevel::info: return "info";
+        case LogLevel::warning: return "warning";
+        case LogLevel::error: return "error";
+        case LogLevel::off: return "off";
+    }
+    return "unknown";
+}
+
+std::string default_storage_dir() noexcept {
+    try {
+        if (std::string dir = env("SOP_TELEMETRY_DIR"); !dir.empty()) return dir;
+        if (std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty() && xdg.front() == '/')
+            return xdg + "/ept/sop_agents";
+        const std::string home = home_directory();
+        if (home.empty()) return "";
+        return home + "/.cache/ept/sop_agents";
+    } catch (...) {
+        return "";
+    }
+}
+
+Config resolve_config(Config config, std::vector<std::string>* problems) noexcept {
+    try {
+        if (const std::string enabled = env("SOP_TELEMETRY_ENABLED"); !enabled.empty()) {
+            if (enabled == "0" || enabled == "false" || enabled == "no" || enabled == "off")
+                config.enabled = false;
+            else if (enabled == "1" || enabled == "true" || enabled == "yes" || enabled == "on")
+                config.enabled = true;
+            else
+                note(problems, "SOP_TELEMETRY_ENABLED=\"" + enabled + "\" is not 0/1; ignored");
+        }
+        if (std::string dir = env("SOP_TELEMETRY_DIR"); !dir.empty()) config.storage_dir = dir;
+        if (config.storage_dir.empty()) config.storage_dir = default_storage_dir();
+        if (const std::string level = env("SOP_TELEMETRY_LOG_LEVEL"); !level.empty()) {
+            if (auto parsed = log_level_from_string(level))
+                config.log_level = *parsed;
+            else
+                note(problems, "SOP_TELEMETRY_LOG_LEVEL=\"" + level +
+                                   "\" is not debug/info/warning/error/off; using warning");
+        }
+        if (const std::string interval = env("SOP_TELEMETRY_FLUSH_INTERVAL_MS"); !interval.empty()) {
+            long long ms = 0;
+            auto result = std::from_chars(interval.data(), interval.data() + interval.size(), ms);
+            if (result.ec == std::errc() && result.ptr == interval.data() + interval.size())
+                config.flush_interval = std::chrono::milliseconds(ms);
+            else
+                note(problems, "SOP_TELEMETRY_FLUSH_INTERVAL_MS=\"" + interval + "\" is not a number");
+        }
+
+        const Config defaults;
+        if (config.flush_interval < std::chrono::milliseconds(10) ||
+            config.flush_interval > std::chrono::hours(1)) {
+            note(problems, "flush_interval must be between 10 ms and 1 h; using " +
+                               std::to_string(defaults.flush_interval.count()) + " ms");
+            config.flush_interval = defaults.flush_interval;
+        }
+        if (config.max_file_age_days < 1) {
+            note(problems, "max_file_age_days must be >= 1; using " +
+                               std::to_string(defaults.max_file_age_days));
+            config.max_file_age_days = defaults.max_file_age_days;
+        }
+        if (config.max_memory_sessions < 0) {
+            note(problems, "max_memory_sessions must be >= 0; using " +
+                               std::to_string(defaults.max_memory_sessions));
+            config.max_memory_sessions = defaults.max_memory_sessions;
+        }
+        if (config.max_events_per_session == 0) {
+            note(problems, "max_events_per_session must be > 0; using the default");
+            config.max_events_per_session = defaults.max_events_per_session;
+        }
+        if (config.storage_dir.empty())
+            note(problems, "no storage directory (no HOME); the session stays in memory");
+        return config;
+    } catch (...) {
+        note(problems, "configuration could not be resolved; using defaults");
+        return Config{};
+    }
+}
+
+}  // namespace sop_telemetry

@@ -1,0 +1,38 @@
+// Code metrics: what changed in the project's git working tree while a task ran. The worker
+// takes a snapshot of the tree (per-file lines added/removed against HEAD, size and mtime) at
+// task start and at task end; the task's metrics are the difference. Runs git as a child
+// process with optional locks off, so the user's own git commands are never blocked.
+#pragma once
+
+#include <sop_telemetry/types.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sop_telemetry::detail {
+
+struct FileState {
+    std::int64_t added = 0;
+    std::int64_t removed = 0;
+    std::int64_t size = -1;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const FileState&) const = default;
+};
+
+struct TreeSnapshot {
+    bool valid = false;  ///< false outside a git work tree or without git
+    std::map<std::string, FileState> files;  ///< changed or untracked files, relative paths
+};
+
+TreeSnapshot snapshot_git_tree(const std::string& project_root) noexcept;
+CodeMetrics diff_snapshots(const TreeSnapshot& before, const TreeSnapshot& after);
+
+/// Runs argv[0] (searched in PATH) and returns its standard output; unset on failure or after
+/// `timeout_ms`.
+std::optional<std::string> run_command(const std::vector<std::string>& argv, int timeout_ms,
+                                       std::string& error) noexcept;
+
+}  // namespace sop_telemetry::detail

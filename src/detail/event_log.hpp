@@ -1,0 +1,134 @@
+// The event log: the single source of truth of a session.
+//
+// Each recording thread owns a ThreadBuffer: a linked list of fixed-size chunks that only that
+// thread appends to, and a string arena for the text its events point at. Appending publishes
+// the new count with a release store; readers (the journal worker, the fold) read the count with
+// an acquire load and see complete events only. Nothing is ever moved or freed while the log
+// lives, so readers need no lock. Memory is bounded by a per-session event budget reserved a
+// chunk at a time; past it, events are counted as dropped.
+#pragma once
+
+#include <sop_telemetry/types.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sop_telemetry::detail {
+
+enum class EventType : std::uint8_t { begin, end, complete };
+
+struct Event {
+    std::uint64_t span_id = 0;
+    std::uint64_t parent_id = 0;
+    std::int64_t start_ns = 0;
+    std::int64_t end_ns = 0;
+    std::string_view name;
+    std::string_view detail;
+    std::string_view category;
+    std::string_view error;
+    TokenCounts tokens;
+    double cost = NAN;  ///< set only for events read back from a file that stored the cost
+    EventType type = EventType::complete;
+    SpanKind kind = SpanKind::other;
+    TaskStatus status = TaskStatus::completed;
+};
+
+/// Append-only storage for strings with stable addresses. Names are interned.
+class StringArena {
+public:
+    std::string_view copy(std::string_view text);
+    std::string_view intern(std::string_view text);
+    std::size_t bytes_reserved() const noexcept { return reserved_.load(std::memory_order_relaxed); }
+
+private:
+    static constexpr std::size_t kBlockSize = 16 * 1024;
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    std::size_t used_ = kBlockSize;  // in the last block
+    std::atomic<std::size_t> reserved_{0};
+    std::unordered_map<std::string_view, std::string_view> interned_;
+};
+
+/// Span ids carry the thread slot and the span kind: [slot:20][kind:4][counter:40].
+inline SpanKind kind_of_span_id(std::uint64_t id) noexcept {
+    return static_cast<SpanKind>((id >> 40) & 0xF);
+}
+
+class ThreadBuffer {
+public:
+    static constexpr std::size_t kChunkEvents = 512;
+    struct Chunk {
+        Event events[kChunkEvents];
+        std::atomic<Chunk*> next{nullptr};
+    };
+
+    explicit ThreadBuffer(std::uint32_t slot) noexcept : slot_(slot) {}
+    ~ThreadBuffer();
+
+    std::uint64_t next_span_id(SpanKind kind) noexcept {
+        return (std::uint64_t{slot_} << 44) | (std::uint64_t(kind) << 40) | (++counter_ & 0xFFFFFFFFFFull);
+    }
+    StringArena& arena() noexcept { return arena_; }
+
+    /// Calls `fn(event)` for events [from, published count); returns the new count.
+    std::size_t read_from(std::size_t from, const std::function<void(const Event&)>& fn) const;
+    std::size_t published() const noexcept { return count_.load(std::memory_order_acquire); }
+    std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+
+private:
+    friend class EventLog;
+    std::uint32_t slot_;
+    std::uint64_t counter_ = 0;
+    Chunk* head_ = nullptr;
+    Chunk* tail_ = nullptr;
+    std::size_t tail_used_ = 0;
+    std::size_t tail_capacity_ = 0;  // events of the budget reserved for the tail chunk
+    std::atomic<std::size_t> count_{0};
+    std::atomic<std::uint64_t> dropped_{0};
+    StringArena arena_;
+};
+
+class EventLog {
+public:
+    explicit EventLog(std::uint64_t max_events) noexcept;
+    EventLog(const EventLog&) = delete;
+    EventLog& operator=(const EventLog&) = delete;
+
+    /// The calling thread's buffer (registered on first use).
+    ThreadBuffer& local();
+
+    /// Stores `event` (its strings must already live in `buffer`'s arena); false when dropped.
+    bool append(ThreadBuffer& buffer, const Event& event) noexcept;
+
+    /// A snapshot of the registered buffers (they live as long as the log).
+    std::vector<ThreadBuffer*> buffers() const;
+    /// Every published event, buffer by buffer.
+    std::vector<Event> snapshot() const;
+    std::uint64_t dropped() const noexcept;
+    std::uint64_t recorded() const noexcept;
+    std::size_t memory_bytes() const noexcept;
+    std::uint64_t generation() const noexcept { return generation_; }
+
+private:
+    ThreadBuffer& register_thread();
+    /// Takes up to `wanted` events of the budget; returns how many it got.
+    std::uint64_t reserve(std::uint64_t wanted) noexcept;
+
+    const std::uint64_t generation_;
+    const std::uint64_t max_events_;
+    std::atomic<std::uint64_t> events_reserved_{0};
+    mutable std::mutex mutex_;
+    std::vector<std::unique_ptr<ThreadBuffer>> buffers_;
+    std::unordered_map<std::uint64_t, ThreadBuffer*> by_thread_;
+};
+
+/// Wall clock in nanoseconds since the Unix epoch.
+std::int64_t now_ns() noexcept;
+
+}  // namespace sop_telemetry::detail

@@ -1,0 +1,32 @@
+// File primitives with explicit errors, and the fault injection the tests use to simulate a
+// full disk. Nothing here throws.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sop_telemetry::detail {
+
+/// Test hook: while `failing_writes` > 0, that many writes fail with `error_number` (then it
+/// counts down); a negative value makes every write fail until reset to 0.
+struct IoFaults {
+    std::atomic<int> failing_writes{0};
+    std::atomic<int> error_number{28};  // ENOSPC
+};
+IoFaults& io_faults() noexcept;
+
+/// Writes all of `data` to `fd`; false with `error` on failure (injected faults included).
+bool write_all(int fd, std::string_view data, std::string& error) noexcept;
+
+/// Temp file in the same directory, fsync, rename over `path`, fsync of the directory. On
+/// failure the temp file is removed and `path` is untouched.
+bool write_file_atomic(const std::string& path, std::string_view content, std::string& error) noexcept;
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) noexcept;
+
+/// "<what> <path>: <strerror(errno)>"
+std::string errno_message(std::string_view what, const std::string& path, int error_number);
+
+}  // namespace sop_telemetry::detail

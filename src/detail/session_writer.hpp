@@ -1,0 +1,86 @@
+// SessionWriter: everything that turns a running session into files — the background worker
+// (journal appends every flush interval, git snapshots for code metrics), explicit flushes and
+// the final session file. Storage failures are recorded and retried on the next tick; the
+// events stay in memory, so nothing is lost while the disk is full.
+#pragma once
+
+#include "detail/code_metrics.hpp"
+#include "detail/journal.hpp"
+#include "detail/session_core.hpp"
+
+#include <sop_telemetry/data_store.hpp>
+#include <sop_telemetry/pricing.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace sop_telemetry::detail {
+
+class SessionWriter {
+public:
+    SessionWriter(std::shared_ptr<SessionCore> core, std::string storage_dir,
+                  std::shared_ptr<const PriceTable> prices, EnvironmentInfo environment,
+                  bool journal_enabled);
+    SessionWriter(const SessionWriter&) = delete;
+    SessionWriter& operator=(const SessionWriter&) = delete;
+    ~SessionWriter();
+
+    /// Starts the background worker.
+    void start(std::chrono::milliseconds interval);
+    void set_interval(std::chrono::milliseconds interval) noexcept;
+    void set_prices(std::shared_ptr<const PriceTable> prices);
+    void set_python_version(std::string_view version);
+    /// Moves the session's files to another directory (the journal is rewritten there).
+    void move_to(const std::string& storage_dir);
+
+    /// Pending snapshots and events to disk, then the session file; false when it failed.
+    bool flush();
+    /// Stops the worker and writes the final session file; the journal is removed only once
+    /// that file is safely written.
+    bool finish();
+
+    TelemetrySession fold(std::optional<std::int64_t> end_ns) const;
+    std::shared_ptr<const PriceTable> prices() const;
+    std::string storage_dir() const;
+    bool storage_available() const noexcept { return storage_ok_.load(); }
+    std::uint64_t write_errors() const noexcept { return write_errors_.load(); }
+
+private:
+    void run_worker();
+    void tick();                    // under io_mutex_
+    void process_code_jobs();       // under io_mutex_
+    bool append_journal();          // under io_mutex_
+    bool ensure_journal_open();     // under io_mutex_
+    bool write_session_file(std::optional<std::int64_t> end_ns);  // under io_mutex_
+    void count_failure(const char* operation, const std::string& error);
+    SessionHeader header(std::optional<std::int64_t> end_ns) const;
+
+    const std::shared_ptr<SessionCore> core_;
+    const bool journal_enabled_;
+    mutable std::mutex state_mutex_;  // guards the fields below it that change after start
+    std::unique_ptr<TelemetryDataStore> store_;
+    std::shared_ptr<const PriceTable> prices_;
+    EnvironmentInfo environment_;
+    bool environment_changed_ = false;
+
+    std::mutex io_mutex_;  // serialises journal and session file writes
+    JournalWriter journal_;
+    std::unordered_map<const ThreadBuffer*, std::size_t> cursors_;
+    std::uint64_t journaled_dropped_ = 0;
+    std::string pending_lines_;  // code-metrics lines not yet in the journal
+    std::map<std::uint64_t, TreeSnapshot> task_start_snapshots_;
+
+    std::atomic<std::int64_t> interval_ms_{1000};
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> storage_ok_{false};
+    std::atomic<std::uint64_t> write_errors_{0};
+    std::thread worker_;
+    bool finished_ = false;
+};
+
+}  // namespace sop_telemetry::detail

@@ -1,0 +1,183 @@
+#include "detail/event_log.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <thread>
+
+namespace sop_telemetry::detail {
+
+std::int64_t now_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string_view StringArena::copy(std::string_view text) {
+    if (text.empty()) return {};
+    if (text.size() > kBlockSize / 4) {
+        // Large strings get a block of their own so the current block keeps its free space.
+        auto block = std::make_unique<char[]>(text.size());
+        std::memcpy(block.get(), text.data(), text.size());
+        std::string_view stored(block.get(), text.size());
+        reserved_ += text.size();
+        blocks_.insert(blocks_.end() - (blocks_.empty() ? 0 : 1), std::move(block));
+        return stored;
+    }
+    if (used_ + text.size() > kBlockSize) {
+        blocks_.push_back(std::make_unique<char[]>(kBlockSize));
+        reserved_ += kBlockSize;
+        used_ = 0;
+    }
+    char* out = blocks_.back().get() + used_;
+    std::memcpy(out, text.data(), text.size());
+    used_ += text.size();
+    return {out, text.size()};
+}
+
+std::string_view StringArena::intern(std::string_view text) {
+    if (text.empty()) return {};
+    if (auto it = interned_.find(text); it != interned_.end()) return it->second;
+    std::string_view stored = copy(text);
+    interned_.emplace(stored, stored);
+    return stored;
+}
+
+ThreadBuffer::~ThreadBuffer() {
+    for (Chunk* chunk = head_; chunk != nullptr;) {
+        Chunk* next = chunk->next.load(std::memory_order_relaxed);
+        delete chunk;
+        chunk = next;
+    }
+}
+
+std::size_t ThreadBuffer::read_from(std::size_t from,
+                                    const std::function<void(const Event&)>& fn) const {
+    const std::size_t end = published();
+    std::size_t index = 0;
+    for (const Chunk* chunk = head_; chunk != nullptr && index < end;
+         chunk = chunk->next.load(std::memory_order_acquire)) {
+        const std::size_t chunk_end = std::min(end, index + kChunkEvents);
+        for (std::size_t i = std::max(from, index); i < chunk_end; ++i) fn(chunk->events[i - index]);
+        index += kChunkEvents;
+    }
+    return end;
+}
+
+EventLog::EventLog(std::uint64_t max_events) noexcept
+    : generation_([] {
+          static std::atomic<std::uint64_t> next{1};
+          return next.fetch_add(1, std::memory_order_relaxed);
+      }()),
+      max_events_(max_events) {}
+
+ThreadBuffer& EventLog::local() {
+    struct Cached {
+        std::uint64_t generation = 0;
+        ThreadBuffer* buffer = nullptr;
+    };
+    thread_local Cached cache[4];
+    thread_local unsigned next_victim = 0;
+    for (const Cached& entry : cache)
+        if (entry.generation == generation_) return *entry.buffer;
+    ThreadBuffer& buffer = register_thread();
+    cache[next_victim++ % 4] = {generation_, &buffer};
+    return buffer;
+}
+
+ThreadBuffer& EventLog::register_thread() {
+    const auto thread_key = std::hash<std::thread::id>{}(std::this_thread::get_id());
+    std::lock_guard lock(mutex_);
+    if (auto it = by_thread_.find(thread_key); it != by_thread_.end()) return *it->second;
+    const auto slot = static_cast<std::uint32_t>((buffers_.size() + 1) & 0xFFFFF);
+    buffers_.push_back(std::make_unique<ThreadBuffer>(slot));
+    by_thread_[thread_key] = buffers_.back().get();
+    return *buffers_.back();
+}
+
+std::uint64_t EventLog::reserve(std::uint64_t wanted) noexcept {
+    std::uint64_t reserved = events_reserved_.load(std::memory_order_relaxed);
+    std::uint64_t grant = 0;
+    do {
+        grant = std::min(wanted, max_events_ > reserved ? max_events_ - reserved : 0);
+    } while (grant > 0 && !events_reserved_.compare_exchange_weak(reserved, reserved + grant,
+                                                                  std::memory_order_relaxed));
+    return grant;
+}
+
+bool EventLog::append(ThreadBuffer& buffer, const Event& event) noexcept {
+    if (buffer.tail_used_ == buffer.tail_capacity_) {
+        // Out of budget for this chunk: widen the tail chunk's share, or start a new chunk.
+        // Event i of a buffer always lives in chunk i / kChunkEvents.
+        const bool tail_has_room =
+            buffer.tail_ != nullptr && buffer.tail_capacity_ < ThreadBuffer::kChunkEvents;
+        const std::uint64_t grant =
+            reserve(tail_has_room ? ThreadBuffer::kChunkEvents - buffer.tail_capacity_
+                                  : ThreadBuffer::kChunkEvents);
+        if (grant == 0) {
+            buffer.dropped_.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+        if (tail_has_room) {
+            buffer.tail_capacity_ += grant;
+        } else {
+            auto* chunk = new (std::nothrow) ThreadBuffer::Chunk;
+            if (chunk == nullptr) {
+                events_reserved_.fetch_sub(grant, std::memory_order_relaxed);
+                buffer.dropped_.fetch_add(1, std::memory_order_relaxed);
+                return false;
+            }
+            if (buffer.tail_ == nullptr) {
+                buffer.head_ = chunk;
+            } else {
+                buffer.tail_->next.store(chunk, std::memory_order_release);
+            }
+            buffer.tail_ = chunk;
+            buffer.tail_used_ = 0;
+            buffer.tail_capacity_ = grant;
+        }
+    }
+    buffer.tail_->events[buffer.tail_used_++] = event;
+    buffer.count_.fetch_add(1, std::memory_order_release);
+    return true;
+}
+
+std::vector<ThreadBuffer*> EventLog::buffers() const {
+    std::lock_guard lock(mutex_);
+    std::vector<ThreadBuffer*> out;
+    out.reserve(buffers_.size());
+    for (const auto& buffer : buffers_) out.push_back(buffer.get());
+    return out;
+}
+
+std::vector<Event> EventLog::snapshot() const {
+    std::vector<Event> events;
+    events.reserve(recorded());
+    for (const ThreadBuffer* buffer : buffers())
+        buffer->read_from(0, [&](const Event& event) { events.push_back(event); });
+    return events;
+}
+
+std::uint64_t EventLog::dropped() const noexcept {
+    std::uint64_t total = 0;
+    for (const ThreadBuffer* buffer : buffers()) total += buffer->dropped();
+    return total;
+}
+
+std::uint64_t EventLog::recorded() const noexcept {
+    std::uint64_t total = 0;
+    for (const ThreadBuffer* buffer : buffers()) total += buffer->published();
+    return total;
+}
+
+std::size_t EventLog::memory_bytes() const noexcept {
+    std::size_t total = 0;
+    for (const ThreadBuffer* buffer : buffers()) {
+        const std::size_t chunks =
+            (buffer->published() + ThreadBuffer::kChunkEvents - 1) / ThreadBuffer::kChunkEvents;
+        total += chunks * sizeof(ThreadBuffer::Chunk) + buffer->arena_.bytes_reserved();
+    }
+    return total;
+}
+
+}  // namespace sop_telemetry::detail

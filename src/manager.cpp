@@ -1,0 +1,352 @@
+#include <sop_telemetry/data_store.hpp>
+#include <sop_telemetry/environment.hpp>
+#include <sop_telemetry/error_handler.hpp>
+#include <sop_telemetry/manager.hpp>
+
+#include "detail/file_io.hpp"
+#include "detail/session_writer.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <list>
+#include <mutex>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sop_telemetry {
+
+namespace {
+
+/// "20261124T192142.123456Z-4711-a3f9": start time first, so ids sort by start time.
+std::string new_session_id(std::int64_t start_ns) {
+    const std::int64_t micros = start_ns / 1000;
+    const std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
+    std::tm parts{};
+    gmtime_r(&seconds, &parts);
+    std::random_device random;
+    char id[64];
+    std::snprintf(id, sizeof id, "%04d%02d%02dT%02d%02d%02d.%06ldZ-%d-%04x", parts.tm_year + 1900,
+                  parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
+                  static_cast<long>(micros % 1'000'000), static_cast<int>(::getpid()),
+                  static_cast<unsigned>(random() & 0xFFFF));
+    return id;
+}
+
+/// The built-in prices, extended by `<storage_dir>/prices.json` and Config::price_file.
+std::shared_ptr<const PriceTable> load_prices(const Config& config) {
+    auto table = std::make_shared<PriceTable>(PriceTable::built_in());
+    for (const std::string& path : {config.storage_dir + "/prices.json", config.price_file}) {
+        if (path.empty() || path == "/prices.json" || ::access(path.c_str(), F_OK) != 0) continue;
+        std::string error;
+        auto content = detail::read_file(path, error);
+        auto parsed = content ? PriceTable::parse(*content, &error) : std::nullopt;
+        if (!parsed) {
+            get_error_handler().record("pricing", "ignored price file " + path + ": " + error);
+            continue;
+        }
+        table->merge(*parsed);
+    }
+    return table;
+}
+
+}  // namespace
+
+struct TelemetryManager::Impl {
+    mutable std::mutex mutex;
+    bool initialized = false;
+    bool closed = false;
+    Config config;
+    pid_t owner_pid = ::getpid();
+    std::shared_ptr<detail::SessionCore> core;
+    std::unique_ptr<detail::SessionWriter> writer;
+    std::string pending_python_version;
+    std::list<std::pair<std::string, std::shared_ptr<TelemetrySession>>> cache;  // newest first
+
+    void apply_log_level() { get_error_handler().set_log_level(config.log_level); }
+
+    void start_session() {
+        const std::int64_t start = detail::now_ns();
+        core = std::make_shared<detail::SessionCore>(new_session_id(start), start,
+                                                     config.max_events_per_session);
+        core->code_metrics_enabled = config.code_metrics;
+        EnvironmentInfo environment = collect_environment(config.env_allowlist);
+        environment.python_version = pending_python_version;
+        const auto prices = load_prices(config);
+        writer = std::make_unique<detail::SessionWriter>(core, config.storage_dir, prices,
+                                                         std::move(environment), config.journal);
+        TelemetryDataStore store(config.storage_dir);
+        if (writer->storage_available()) {
+            const std::set<std::string> live{core->session_id};
+            store.recover_journals(live, *prices);
+            if (config.auto_cleanup) store.cleanup(config.max_file_age_days, live);
+        }
+        writer->start(config.flush_interval);
+        get_error_handler().log(LogLevel::debug, "session " + core->session_id + " started in " +
+                                                     config.storage_dir);
+    }
+
+    /// A new configuration for a running session.
+    void reconfigure(const Config& next) {
+        if (next.storage_dir != config.storage_dir) writer->move_to(next.storage_dir);
+        if (next.flush_interval != config.flush_interval) writer->set_interval(next.flush_interval);
+        if (next.price_file != config.price_file || next.storage_dir != config.storage_dir)
+            writer->set_prices(load_prices(next));
+        core->enabled = next.enabled;
+        config = next;
+    }
+};
+
+TelemetryManager& TelemetryManager::get_instance() noexcept {
+    // Never destroyed: collectors may still record while other static objects go away.
+    static TelemetryManager* instance = [] {
+        auto* manager = new TelemetryManager();
+        std::atexit([] { TelemetryManager::get_instance().shutdown(); });
+        return manager;
+    }();
+    return *instance;
+}
+
+TelemetryManager::TelemetryManager() noexcept : impl_(new (std::nothrow) Impl) {}
+
+TelemetryManager::~TelemetryManager() { shutdown(); }
+
+bool TelemetryManager::initialize() noexcept {
+    if (!impl_) return false;
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->initialized) return !impl_->closed;
+    }
+    return initialize(Config{});
+}
+
+bool TelemetryManager::initialize(const Config& requested) noexcept {
+    if (!impl_) return false;
+    try {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->closed) return false;
+        std::vector<std::string> problems;
+        const Config next = resolve_config(requested, &problems);
+        const bool first = !impl_->initialized;
+        impl_->initialized = true;
+        if (first || !impl_->core) {
+            impl_->config = next;
+            impl_->apply_log_level();
+            for (const auto& problem : problems) get_error_handler().log(LogLevel::warning, problem);
+            if (next.enabled) impl_->start_session();
+            return true;
+        }
+        for (const auto& problem : problems) get_error_handler().log(LogLevel::warning, problem);
+        impl_->reconfigure(next);
+        impl_->apply_log_level();
+        return true;
+    } catch (const std::exception& error) {
+        get_error_handler().record("initialize", error.what());
+        return false;
+    }
+}
+
+bool TelemetryManager::is_initialized() const noexcept {
+    if (!impl_) return false;
+    std::lock_guard lock(impl_->mutex);
+    return impl_->initialized;
+}
+
+TelemetryCollector TelemetryManager::get_collector() noexcept {
+    initialize();
+    if (!impl_) return TelemetryCollector(std::shared_ptr<detail::SessionCore>());
+    std::lock_guard lock(impl_->mutex);
+    return TelemetryCollector(impl_->core);
+}
+
+bool TelemetryManager::flush_data() noexcept {
+    initialize();
+    try {
+        std::lock_guard lock(impl_->mutex);
+        return impl_->writer && !impl_->closed && impl_->writer->flush();
+    } catch (const std::exception& error) {
+        get_error_handler().record("flush_data", error.what());
+        return false;
+    }
+}
+
+std::optional<TelemetrySession> TelemetryManager::get_session_data() noexcept {
+    initialize();
+    try {
+        std::lock_guard lock(impl_->mutex);
+        if (!impl_->writer) return std::nullopt;
+        return impl_->writer->fold(std::nullopt);
+    } catch (const std::exception& error) {
+        get_error_handler().record("get_session_data", error.what());
+        return std::nullopt;
+    }
+}
+
+std::optional<TelemetrySession> TelemetryManager::get_session_data(std::string_view id) noexcept {
+    initialize();
+    try {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->core && id == impl_->core->session_id && !impl_->closed)
+            return impl_->writer->fold(std::nullopt);
+        auto& cache = impl_->cache;
+        TelemetryDataStore store(impl_->config.storage_dir);
+        for (auto it = cache.begin(); it != cache.end(); ++it) {
+            if (it->first != id) continue;
+            if (::access(store.session_path(id).c_str(), F_OK) != 0) {
+                cache.erase(it);  // removed since it was cached
+                return std::nullopt;
+            }
+            cache.splice(cache.begin(), cache, it);
+            return *it->second;
+        }
+        const auto prices = impl_->writer ? impl_->writer->prices()
+                                          : std::make_shared<PriceTable>(PriceTable::built_in());
+        auto session = store.read_session(id, *prices);
+        if (session && impl_->config.max_memory_sessions > 0) {
+            cache.emplace_front(std::string(id), std::make_shared<TelemetrySession>(*session));
+            while (cache.size() > static_cast<std::size_t>(impl_->config.max_memory_sessions))
+                cache.pop_back();
+        }
+        return session;
+    } catch (const std::exception& error) {
+        get_error_handler().record("get_session_data", error.what());
+        return std::nullopt;
+    }
+}
+
+StorageStats TelemetryManager::get_storage_stats() noexcept {
+    initialize();
+    StorageStats stats;
+    try {
+        std::lock_guard lock(impl_->mutex);
+        stats.storage_path = impl_->config.storage_dir;
+        const StoredFilesStats files = TelemetryDataStore(stats.storage_path).stats();
+        stats.total_files = files.total_files;
+        stats.total_bytes = files.total_bytes;
+        stats.journal_files = files.journal_files;
+        stats.oldest_session_id = files.oldest_session_id;
+        stats.newest_session_id = files.newest_session_id;
+        if (impl_->core) {
+            stats.session_id = impl_->core->session_id;
+            stats.active_collectors = impl_->core->collectors.load();
+            stats.events_recorded = impl_->core->log.recorded();
+            stats.dropped_events = impl_->core->log.dropped();
+            stats.memory_bytes = impl_->core->log.memory_bytes();
+            stats.write_errors = impl_->writer->write_errors();
+            stats.storage_available = impl_->writer->storage_available();
+        }
+    } catch (const std::exception& error) {
+        get_error_handler().record("get_storage_stats", error.what());
+    }
+    return stats;
+}
+
+std::vector<std::string> TelemetryManager::get_all_session_ids() noexcept {
+    initialize();
+    try {
+        std::lock_guard lock(impl_->mutex);
+        std::vector<std::string> ids = TelemetryDataStore(impl_->config.storage_dir).list_session_ids();
+        if (impl_->core && !impl_->closed &&
+            std::find(ids.begin(), ids.end(), impl_->core->session_id) == ids.end()) {
+            ids.push_back(impl_->core->session_id);
+            std::sort(ids.begin(), ids.end());
+        }
+        return ids;
+    } catch (const std::exception& error) {
+        get_error_handler().record("get_all_session_ids", error.what());
+        return {};
+    }
+}
+
+void TelemetryManager::enable_telemetry() noexcept {
+    initialize();
+    try {
+        std::lock_guard lock(impl_->mutex);
+        impl_->config.enabled = true;
+        if (impl_->core) {
+            impl_->core->enabled = true;
+        } else if (!impl_->closed && resolve_config(impl_->config).enabled) {
+            impl_->start_session();  // telemetry was off from the start
+        }
+    } catch (const std::exception& error) {
+        get_error_handler().record("enable_telemetry", error.what());
+    }
+}
+
+void TelemetryManager::disable_telemetry() noexcept {
+    initialize();
+    std::lock_guard lock(impl_->mutex);
+    impl_->config.enabled = false;
+    if (impl_->core) impl_->core->enabled = false;
+}
+
+bool TelemetryManager::is_enabled() const noexcept {
+    if (!impl_) return false;
+    std::lock_guard lock(impl_->mutex);
+    return impl_->core && impl_->core->enabled.load() && !impl_->closed;
+}
+
+int TelemetryManager::cleanup_old_data(int max_age_days) noexcept {
+    initialize();
+    std::lock_guard lock(impl_->mutex);
+    std::set<std::string> live;
+    if (impl_->core) live.insert(impl_->core->session_id);
+    impl_->cache.clear();
+    return TelemetryDataStore(impl_->config.storage_dir).cleanup(max_age_days, live);
+}
+
+int TelemetryManager::recover_sessions() noexcept {
+    initialize();
+    try {
+        std::lock_guard lock(impl_->mutex);
+        std::set<std::string> live;
+        if (impl_->core) live.insert(impl_->core->session_id);
+        const auto prices = impl_->writer ? impl_->writer->prices()
+                                          : std::make_shared<PriceTable>(PriceTable::built_in());
+        return TelemetryDataStore(impl_->config.storage_dir).recover_journals(live, *prices);
+    } catch (const std::exception& error) {
+        get_error_handler().record("recover_sessions", error.what());
+        return 0;
+    }
+}
+
+void TelemetryManager::shutdown() noexcept {
+    if (!impl_) return;
+    try {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->closed) return;
+        impl_->closed = true;
+        if (!impl_->core) return;
+        if (::getpid() != impl_->owner_pid) return;  // a forked child: the parent owns the files
+        impl_->core->enabled = false;
+        if (impl_->writer->finish())
+            get_error_handler().log(LogLevel::debug, "session " + impl_->core->session_id + " written");
+    } catch (const std::exception& error) {
+        get_error_handler().record("shutdown", error.what());
+    }
+}
+
+std::string TelemetryManager::session_id() const noexcept {
+    if (!impl_) return {};
+    std::lock_guard lock(impl_->mutex);
+    return impl_->core ? impl_->core->session_id : std::string{};
+}
+
+Config TelemetryManager::config() const noexcept {
+    if (!impl_) return {};
+    std::lock_guard lock(impl_->mutex);
+    return impl_->config;
+}
+
+void TelemetryManager::set_python_version(std::string_view version) noexcept {
+    if (!impl_) return;
+    try {
+        std::lock_guard lock(impl_->mutex);
+        impl_->pending_python_version = version;
+        if (impl_->writer) impl_->writer->set_python_version(version);
+    } catch (...) {
+        get_error_handler().record("set_python_version", "out of memory");
+    }
+}
+
+}  // namespace sop_telemetry

@@ -1,0 +1,94 @@
+#include "detail/session_core.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace sop_telemetry::detail {
+
+std::string_view clip_utf8(std::string_view text, std::size_t max_bytes) noexcept {
+    if (text.size() <= max_bytes) return text;
+    std::size_t cut = max_bytes;
+    // Step back over continuation bytes (10xxxxxx) so no sequence is split.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    return text.substr(0, cut);
+}
+
+SessionCore::SessionCore(std::string id, std::int64_t start, std::uint64_t max_events)
+    : session_id(std::move(id)), start_ns(start), log(max_events) {}
+
+bool SessionCore::start_task(std::uint64_t span_id, std::string_view task_id,
+                             std::int64_t start_ns) {
+    std::lock_guard lock(mutex_);
+    for (const OpenTask* task : open_tasks_)
+        if (task->task_id == task_id) return false;
+    all_tasks_.push_back(std::make_unique<OpenTask>(OpenTask{std::string(task_id), span_id, start_ns}));
+    open_tasks_.push_back(all_tasks_.back().get());
+    refresh_current_task();
+    return true;
+}
+
+std::uint64_t SessionCore::finish_task(std::string_view task_id) {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(open_tasks_.begin(), open_tasks_.end(),
+                           [&](const OpenTask* task) { return task->task_id == task_id; });
+    if (it == open_tasks_.end()) return 0;
+    const std::uint64_t span = (*it)->span_id;
+    open_tasks_.erase(it);
+    refresh_current_task();
+    return span;
+}
+
+void SessionCore::forget_task_span(std::uint64_t span_id) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(open_tasks_, [&](const OpenTask* task) { return task->span_id == span_id; });
+    refresh_current_task();
+}
+
+void SessionCore::refresh_current_task() {
+    current_task_.store(open_tasks_.empty() ? nullptr : open_tasks_.back(),
+                        std::memory_order_release);
+}
+
+void SessionCore::request_code_snapshot(const CodeSnapshotJob& job) {
+    if (!code_metrics_enabled) return;
+    {
+        std::lock_guard lock(mutex_);
+        code_jobs_.push_back(job);
+    }
+    notify_worker();
+}
+
+std::vector<CodeSnapshotJob> SessionCore::take_code_jobs() {
+    std::lock_guard lock(mutex_);
+    std::vector<CodeSnapshotJob> jobs(code_jobs_.begin(), code_jobs_.end());
+    code_jobs_.clear();
+    return jobs;
+}
+
+void SessionCore::set_code_metrics(std::uint64_t task_span, CodeMetrics metrics) {
+    std::lock_guard lock(mutex_);
+    code_metrics_[task_span] = std::move(metrics);
+}
+
+std::map<std::uint64_t, CodeMetrics> SessionCore::code_metrics() const {
+    std::lock_guard lock(mutex_);
+    return code_metrics_;
+}
+
+void SessionCore::notify_worker() {
+    {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+    }
+    wake_.notify_all();
+}
+
+bool SessionCore::wait_for_work(std::int64_t timeout_ms) {
+    std::unique_lock lock(mutex_);
+    const bool woken = wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                      [&] { return woken_; });
+    woken_ = false;
+    return woken;
+}
+
+}  // namespace sop_telemetry::detail

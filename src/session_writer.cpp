@@ -1,0 +1,233 @@
+#include "detail/session_writer.hpp"
+
+#include "detail/session_codec.hpp"
+
+#include <sop_telemetry/error_handler.hpp>
+
+namespace sop_telemetry::detail {
+
+SessionWriter::SessionWriter(std::shared_ptr<SessionCore> core, std::string storage_dir,
+                             std::shared_ptr<const PriceTable> prices, EnvironmentInfo environment,
+                             bool journal_enabled)
+    : core_(std::move(core)),
+      journal_enabled_(journal_enabled),
+      store_(std::make_unique<TelemetryDataStore>(std::move(storage_dir))),
+      prices_(std::move(prices)),
+      environment_(std::move(environment)) {
+    storage_ok_ = store_->ensure_directory();
+}
+
+SessionWriter::~SessionWriter() {
+    stop_ = true;
+    core_->notify_worker();
+    if (worker_.joinable()) worker_.join();
+}
+
+void SessionWriter::start(std::chrono::milliseconds interval) {
+    interval_ms_ = interval.count();
+    worker_ = std::thread([this] { run_worker(); });
+}
+
+void SessionWriter::set_interval(std::chrono::milliseconds interval) noexcept {
+    interval_ms_ = interval.count();
+    core_->notify_worker();
+}
+
+void SessionWriter::set_prices(std::shared_ptr<const PriceTable> prices) {
+    std::lock_guard lock(state_mutex_);
+    prices_ = std::move(prices);
+}
+
+void SessionWriter::set_python_version(std::string_view version) {
+    std::lock_guard lock(state_mutex_);
+    environment_.python_version = version;
+    environment_changed_ = true;
+}
+
+std::shared_ptr<const PriceTable> SessionWriter::prices() const {
+    std::lock_guard lock(state_mutex_);
+    return prices_;
+}
+
+std::string SessionWriter::storage_dir() const {
+    std::lock_guard lock(state_mutex_);
+    return store_->directory();
+}
+
+void SessionWriter::move_to(const std::string& storage_dir) {
+    std::lock_guard io(io_mutex_);
+    {
+        std::lock_guard lock(state_mutex_);
+        if (storage_dir == store_->directory()) return;
+        store_ = std::make_unique<TelemetryDataStore>(storage_dir);
+        storage_ok_ = store_->ensure_directory();
+    }
+    // The old journal goes; the new one is written from the first event on.
+    journal_.close(true);
+    cursors_.clear();
+    journaled_dropped_ = 0;
+}
+
+SessionHeader SessionWriter::header(std::optional<std::int64_t> end_ns) const {
+    SessionHeader header;
+    header.session_id = core_->session_id;
+    header.start_ns = core_->start_ns;
+    header.end_ns = end_ns;
+    header.dropped_events = core_->log.dropped();
+    std::lock_guard lock(state_mutex_);
+    header.environment = environment_;
+    return header;
+}
+
+TelemetrySession SessionWriter::fold(std::optional<std::int64_t> end_ns) const {
+    const std::vector<Event> events = core_->log.snapshot();
+    return fold_session(header(end_ns), events, core_->code_metrics(), *prices(), now_ns());
+}
+
+void SessionWriter::count_failure(const char* operation, const std::string& error) {
+    ++write_errors_;
+    get_error_handler().record(operation, error);
+}
+
+void SessionWriter::run_worker() {
+    while (!stop_.load()) {
+        core_->wait_for_work(interval_ms_.load());
+        if (stop_.load()) break;
+        try {
+            std::lock_guard io(io_mutex_);
+            tick();
+        } catch (const std::exception& error) {
+            get_error_handler().record("worker", error.what());
+        }
+    }
+}
+
+void SessionWriter::tick() {
+    process_code_jobs();
+    append_journal();
+}
+
+void SessionWriter::process_code_jobs() {
+    const std::vector<CodeSnapshotJob> jobs = core_->take_code_jobs();
+    if (jobs.empty()) return;
+    std::string root;
+    {
+        std::lock_guard lock(state_mutex_);
+        root = environment_.project_root;
+    }
+    for (const CodeSnapshotJob& job : jobs) {
+        TreeSnapshot snapshot = snapshot_git_tree(root);
+        if (!job.at_end) {
+            task_start_snapshots_[job.task_span] = std::move(snapshot);
+            continue;
+        }
+        auto start = task_start_snapshots_.find(job.task_span);
+        if (start == task_start_snapshots_.end()) continue;
+        CodeMetrics metrics = diff_snapshots(start->second, snapshot);
+        task_start_snapshots_.erase(start);
+        pending_lines_ += journal_code_metrics_line(job.task_span, metrics);
+        core_->set_code_metrics(job.task_span, std::move(metrics));
+    }
+}
+
+bool SessionWriter::ensure_journal_open() {
+    if (journal_.is_open()) return true;
+    std::string path;
+    {
+        std::lock_guard lock(state_mutex_);
+        if (!store_->ensure_directory()) {
+            storage_ok_ = false;
+            return false;
+        }
+        path = store_->journal_path(core_->session_id);
+    }
+    std::string error;
+    if (!journal_.open(path, header(std::nullopt), error)) {
+        storage_ok_ = false;
+        count_failure("journal", error);
+        return false;
+    }
+    std::lock_guard lock(state_mutex_);
+    environment_changed_ = false;
+    return true;
+}
+
+bool SessionWriter::append_journal() {
+    if (!journal_enabled_ || !ensure_journal_open()) return false;
+    std::string lines;
+    {
+        std::lock_guard lock(state_mutex_);
+        if (environment_changed_) {
+            JsonWriter out(lines);
+            out.begin_object().key("environment");
+            write_environment(out, environment_);
+            out.end_object();
+            lines += '\n';
+        }
+    }
+    lines += pending_lines_;
+    std::vector<std::pair<const ThreadBuffer*, std::size_t>> advanced;
+    for (const ThreadBuffer* buffer : core_->log.buffers()) {
+        std::size_t& cursor = cursors_[buffer];
+        const std::size_t end = buffer->read_from(cursor, [&](const Event& event) {
+            JsonWriter out(lines);
+            write_record(out, event);
+            lines += '\n';
+        });
+        advanced.emplace_back(buffer, end);
+    }
+    const std::uint64_t dropped = core_->log.dropped();
+    if (dropped != journaled_dropped_) lines += journal_dropped_line(dropped);
+    if (lines.empty()) return true;
+    std::string error;
+    if (!journal_.append(lines, error)) {
+        storage_ok_ = false;
+        count_failure("journal", error);
+        return false;  // cursors stay: the same events are retried on the next tick
+    }
+    storage_ok_ = true;
+    for (const auto& [buffer, end] : advanced) cursors_[buffer] = end;
+    journaled_dropped_ = dropped;
+    pending_lines_.clear();
+    std::lock_guard lock(state_mutex_);
+    environment_changed_ = false;
+    return true;
+}
+
+bool SessionWriter::write_session_file(std::optional<std::int64_t> end_ns) {
+    const TelemetrySession session = fold(end_ns);
+    std::lock_guard lock(state_mutex_);
+    if (!store_->write_session(session)) {
+        storage_ok_ = false;
+        ++write_errors_;
+        return false;
+    }
+    storage_ok_ = true;
+    return true;
+}
+
+bool SessionWriter::flush() {
+    std::lock_guard io(io_mutex_);
+    tick();
+    return write_session_file(std::nullopt);
+}
+
+bool SessionWriter::finish() {
+    stop_ = true;
+    core_->notify_worker();
+    if (worker_.joinable()) worker_.join();
+    std::lock_guard io(io_mutex_);
+    if (finished_) return true;
+    process_code_jobs();
+    const bool written = write_session_file(now_ns());
+    if (written) {
+        journal_.close(true);
+    } else {
+        append_journal();  // keep everything in the journal for the next start to recover
+        journal_.close(false);
+    }
+    finished_ = written;
+    return written;
+}
+
+}  // namespace sop_telemetry::detail
