@@ -57,6 +57,14 @@ std::vector<std::string> split_nul(const std::string& text) {
     return parts;
 }
 
+/// True when `root/relative` lies inside `excluded_dir` (the telemetry's own storage).
+bool is_excluded(const std::string& root, const std::string& relative, const std::string& excluded_dir) {
+    if (excluded_dir.empty()) return false;
+    const std::string full = root + "/" + relative;
+    return full.size() > excluded_dir.size() && full.starts_with(excluded_dir) &&
+           full[excluded_dir.size()] == '/';
+}
+
 }  // namespace
 
 std::optional<std::string> run_command(const std::vector<std::string>& argv, int timeout_ms,
@@ -102,7 +110,9 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, int
                 break;
             }
             pollfd poll_fd{pipe_fds[0], POLLIN, 0};
-            if (::poll(&poll_fd, 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
+            const int ready = ::poll(&poll_fd, 1, static_cast<int>(left));
+            if (ready < 0 && errno != EINTR) break;
+            if (ready <= 0) continue;
             char buffer[1 << 14];
             const ssize_t got = ::read(pipe_fds[0], buffer, sizeof buffer);
             if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -125,7 +135,7 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, int
     }
 }
 
-TreeSnapshot snapshot_git_tree(const std::string& root) noexcept {
+TreeSnapshot snapshot_git_tree(const std::string& root, const std::string& excluded_dir) noexcept {
     TreeSnapshot snapshot;
     try {
         std::string error;
@@ -143,6 +153,7 @@ TreeSnapshot snapshot_git_tree(const std::string& root) noexcept {
             state.added = std::atoll(record.substr(0, tab1).c_str());
             state.removed = std::atoll(record.substr(tab1 + 1, tab2 - tab1 - 1).c_str());
             const std::string path = record.substr(tab2 + 1);
+            if (is_excluded(root, path, excluded_dir)) continue;
             stat_into(root, path, state);
             snapshot.files[path] = state;
         }
@@ -152,6 +163,7 @@ TreeSnapshot snapshot_git_tree(const std::string& root) noexcept {
         if (!untracked) return snapshot;
         std::size_t counted = 0;
         for (const std::string& path : split_nul(*untracked)) {
+            if (is_excluded(root, path, excluded_dir)) continue;
             if (++counted > kMaxUntrackedFiles) break;
             FileState state;
             stat_into(root, path, state);

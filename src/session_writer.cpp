@@ -4,6 +4,8 @@
 
 #include <sop_telemetry/error_handler.hpp>
 
+#include <filesystem>
+
 namespace sop_telemetry::detail {
 
 SessionWriter::SessionWriter(std::shared_ptr<SessionCore> core, std::string storage_dir,
@@ -110,13 +112,15 @@ void SessionWriter::tick() {
 void SessionWriter::process_code_jobs() {
     const std::vector<CodeSnapshotJob> jobs = core_->take_code_jobs();
     if (jobs.empty()) return;
-    std::string root;
+    std::string root, storage;
     {
         std::lock_guard lock(state_mutex_);
         root = environment_.project_root;
+        std::error_code ignored;
+        storage = std::filesystem::weakly_canonical(store_->directory(), ignored).string();
     }
     for (const CodeSnapshotJob& job : jobs) {
-        TreeSnapshot snapshot = snapshot_git_tree(root);
+        TreeSnapshot snapshot = snapshot_git_tree(root, storage);
         if (!job.at_end) {
             task_start_snapshots_[job.task_span] = std::move(snapshot);
             continue;

@@ -27,7 +27,10 @@ struct TreeSnapshot {
     std::map<std::string, FileState> files;  ///< changed or untracked files, relative paths
 };
 
-TreeSnapshot snapshot_git_tree(const std::string& project_root) noexcept;
+/// Snapshot of the work tree at `project_root`, leaving out files inside `excluded_dir`
+/// (an absolute path: the telemetry's own storage directory).
+TreeSnapshot snapshot_git_tree(const std::string& project_root,
+                               const std::string& excluded_dir = {}) noexcept;
 CodeMetrics diff_snapshots(const TreeSnapshot& before, const TreeSnapshot& after);
 
 /// Runs argv[0] (searched in PATH) and returns its standard output; unset on failure or after

@@ -1,0 +1,49 @@
+# SOP Agents Telemetry — every command installs what it needs first.
+#   make test    build and run the whole test suite (plain, ASan+UBSan, TSan)
+#   make demo    record a three-layer session and print where it went and its totals
+#   make bench   run the benchmarks and print the figures
+
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -G Ninja
+BUILD := build
+BUILD_ASAN := build-asan
+BUILD_TSAN := build-tsan
+
+.PHONY: all deps build test test-plain test-asan test-tsan demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: test-plain test-asan test-tsan
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug \
+	  -DSOP_TELEMETRY_SANITIZE=address,undefined -DSOP_TELEMETRY_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+test-tsan: deps
+	cmake -S . -B $(BUILD_TSAN) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug \
+	  -DSOP_TELEMETRY_SANITIZE=thread -DSOP_TELEMETRY_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_TSAN) -j $(JOBS)
+	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	./$(BUILD)/examples/three_layer_demo
+
+bench: build
+	python3 bench/run_benchmarks.py $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)

@@ -1,0 +1,68 @@
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace sop_telemetry {
+namespace {
+
+TEST(Concurrency, EightThreadsRecordWithoutLosingAnEvent) {
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    TelemetryCollector collector = manager->get_collector();
+    ASSERT_TRUE(collector.start_task("parallel", "8 threads"));
+
+    constexpr int kThreads = 8;
+    constexpr int kCallsPerThread = 5000;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            const std::string model = "model-" + std::to_string(t % 2);
+            const std::string agent = "agent-" + std::to_string(t);
+            SpanScope scope(collector, SpanKind::agent, agent, "micro");
+            for (int i = 0; i < kCallsPerThread; ++i) {
+                collector.record_llm_call(model, 3, 2, 0.001);
+                collector.record_tool_usage("tool", 0.001, i % 10 != 0);
+            }
+        });
+    }
+    // Read while they write: the journal worker and a concurrent fold must see consistent data.
+    for (int i = 0; i < 5; ++i) {
+        const auto partial = manager->get_session_data();
+        ASSERT_TRUE(partial.has_value());
+        EXPECT_LE(partial->total_tokens.call_count, kThreads * kCallsPerThread);
+    }
+    for (auto& thread : threads) thread.join();
+    collector.end_task("parallel");
+
+    const TelemetrySession s = manager->get_session_data().value();
+    ASSERT_EQ(s.tasks.size(), 1u);
+    const TaskExecution& task = s.tasks[0];
+    EXPECT_EQ(task.llm_calls.size(), std::size_t(kThreads * kCallsPerThread));
+    EXPECT_EQ(task.tools.size(), std::size_t(kThreads * kCallsPerThread));
+    EXPECT_EQ(task.agents.size(), std::size_t(kThreads));
+    EXPECT_EQ(s.total_tokens.prompt_tokens, 3 * kThreads * kCallsPerThread);
+    EXPECT_EQ(s.total_tokens.completion_tokens, 2 * kThreads * kCallsPerThread);
+    EXPECT_EQ(s.total_tokens.model_breakdown.at("model-0").call_count, 4 * kCallsPerThread);
+    EXPECT_EQ(s.total_tokens.model_breakdown.at("model-1").call_count, 4 * kCallsPerThread);
+    std::size_t failed = 0;
+    for (const auto& tool : task.tools) failed += !tool.success;
+    EXPECT_EQ(failed, std::size_t(kThreads * kCallsPerThread / 10));
+    // Each thread's calls hang under that thread's own agent span.
+    std::map<std::uint64_t, int> children;
+    for (const auto& call : task.llm_calls) ++children[call.parent_id];
+    EXPECT_EQ(children.size(), std::size_t(kThreads));
+    for (const auto& [parent, count] : children) EXPECT_EQ(count, kCallsPerThread);
+    EXPECT_EQ(s.dropped_events, 0u);
+
+    // Everything reaches the session file as well.
+    ASSERT_TRUE(manager->flush_data());
+    const auto stored = TelemetrySession::from_json(
+        testing::read_text(dir / (s.session_id + ".json")));
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->total_tokens.total_tokens, s.total_tokens.total_tokens);
+}
+
+}  // namespace
+}  // namespace sop_telemetry

@@ -1,0 +1,129 @@
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace sop_telemetry {
+namespace {
+
+/// Sets an environment variable for the lifetime of the object.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+    ~ScopedEnv() { ::unsetenv(name_); }
+
+private:
+    const char* name_;
+};
+
+TEST(Config, DefaultsNeedNothing) {
+    const Config config = resolve_config({});
+    EXPECT_TRUE(config.enabled);
+    EXPECT_EQ(config.max_file_age_days, 14);
+    EXPECT_TRUE(config.auto_cleanup);
+    EXPECT_LE(config.flush_interval, std::chrono::seconds(2));
+    EXPECT_GE(config.max_events_per_session, 1'000'000u);
+    EXPECT_TRUE(config.storage_dir.ends_with("/ept/sop_agents"));
+}
+
+TEST(Config, StorageDirectoryFollowsXdgThenHome) {
+    ScopedEnv xdg("XDG_CACHE_HOME", "/tmp/xdg-cache");
+    EXPECT_EQ(default_storage_dir(), "/tmp/xdg-cache/ept/sop_agents");
+    ::unsetenv("XDG_CACHE_HOME");
+    ScopedEnv home("HOME", "/tmp/some-home");
+    EXPECT_EQ(default_storage_dir(), "/tmp/some-home/.cache/ept/sop_agents");
+    ScopedEnv dir("SOP_TELEMETRY_DIR", "/tmp/explicit");
+    EXPECT_EQ(resolve_config({}).storage_dir, "/tmp/explicit");
+}
+
+TEST(Config, EnvironmentOverridesCode) {
+    ScopedEnv enabled("SOP_TELEMETRY_ENABLED", "0");
+    ScopedEnv level("SOP_TELEMETRY_LOG_LEVEL", "DEBUG");
+    Config requested;
+    requested.enabled = true;
+    const Config config = resolve_config(requested);
+    EXPECT_FALSE(config.enabled);
+    EXPECT_EQ(config.log_level, LogLevel::debug);
+}
+
+TEST(Config, InvalidValuesGetAMessageAndTheDefault) {
+    ScopedEnv level("SOP_TELEMETRY_LOG_LEVEL", "loud");
+    ScopedEnv enabled("SOP_TELEMETRY_ENABLED", "maybe");
+    Config requested;
+    requested.flush_interval = std::chrono::milliseconds(0);
+    requested.max_file_age_days = -3;
+    requested.max_memory_sessions = -1;
+    requested.max_events_per_session = 0;
+    std::vector<std::string> problems;
+    const Config config = resolve_config(requested, &problems);
+    const Config defaults;
+    EXPECT_EQ(config.flush_interval, defaults.flush_interval);
+    EXPECT_EQ(config.max_file_age_days, defaults.max_file_age_days);
+    EXPECT_EQ(config.max_memory_sessions, defaults.max_memory_sessions);
+    EXPECT_EQ(config.max_events_per_session, defaults.max_events_per_session);
+    EXPECT_EQ(config.log_level, LogLevel::warning);
+    EXPECT_TRUE(config.enabled);
+    ASSERT_EQ(problems.size(), 6u);
+    EXPECT_NE(problems[0].find("SOP_TELEMETRY_ENABLED"), std::string::npos);
+    EXPECT_NE(problems[1].find("loud"), std::string::npos);
+}
+
+TEST(Config, InvalidValuesAreLoggedByInitialize) {
+    std::vector<std::string> logged;
+    get_error_handler().set_log_callback(
+        [&](LogLevel, std::string_view message) { logged.emplace_back(message); });
+    testing::TempDir dir;
+    Config config = testing::test_config(dir.str());
+    config.max_file_age_days = 0;
+    auto manager = testing::make_manager(config);
+    get_error_handler().set_log_callback([](LogLevel, std::string_view) {});
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_NE(logged[0].find("max_file_age_days"), std::string::npos);
+    EXPECT_EQ(manager->config().max_file_age_days, 14);
+}
+
+TEST(Config, DisabledByEnvironmentWritesNothingAtAll) {
+    ScopedEnv enabled("SOP_TELEMETRY_ENABLED", "0");
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config((dir / "store").string()));
+    TelemetryCollector collector = manager->get_collector();
+    EXPECT_FALSE(collector.is_enabled());
+    EXPECT_FALSE(collector.start_task("t", "x"));
+    collector.record_llm_call("gpt-4o", 1, 1, 0);
+    EXPECT_FALSE(manager->is_enabled());
+    manager->enable_telemetry();  // the environment wins
+    EXPECT_FALSE(manager->is_enabled());
+    EXPECT_FALSE(manager->flush_data());
+    manager->shutdown();
+    EXPECT_FALSE(std::filesystem::exists(dir / "store"));
+}
+
+TEST(Config, DisabledFromCodeCanBeEnabledLater) {
+    testing::TempDir dir;
+    Config config = testing::test_config(dir.str());
+    config.enabled = false;
+    auto manager = testing::make_manager(config);
+    EXPECT_FALSE(manager->is_enabled());
+    manager->enable_telemetry();
+    EXPECT_TRUE(manager->is_enabled());
+    manager->get_collector().record_llm_call("gpt-4o", 2, 3, 0);
+    EXPECT_EQ(manager->get_session_data()->total_tokens.total_tokens, 5);
+}
+
+TEST(Config, InitializeIsIdempotentAndImplicit) {
+    testing::TempDir dir;
+    ScopedEnv storage("SOP_TELEMETRY_DIR", dir.str().c_str());
+    TelemetryManager manager;
+    EXPECT_FALSE(manager.is_initialized());
+    TelemetryCollector collector = manager.get_collector();  // initialises
+    EXPECT_TRUE(manager.is_initialized());
+    const std::string id = manager.session_id();
+    EXPECT_TRUE(manager.initialize());
+    EXPECT_TRUE(manager.initialize());
+    EXPECT_EQ(manager.session_id(), id);
+    EXPECT_EQ(manager.get_storage_stats().storage_path, dir.str());
+}
+
+}  // namespace
+}  // namespace sop_telemetry

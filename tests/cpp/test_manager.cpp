@@ -1,0 +1,77 @@
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sop_telemetry {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Manager, GetInstanceIsASingletonAndTheDefaultCollectorUsesIt) {
+    testing::TempDir dir;
+    ::setenv("SOP_TELEMETRY_DIR", dir.str().c_str(), 1);
+    TelemetryManager& manager = TelemetryManager::get_instance();
+    EXPECT_EQ(&manager, &TelemetryManager::get_instance());
+    TelemetryCollector collector;  // as in the design document: no arguments
+    collector.record_llm_call("gpt-4", 100, 50, 2.5);
+    EXPECT_EQ(manager.get_session_data()->total_tokens.total_tokens, 150);
+    manager.shutdown();
+    ::unsetenv("SOP_TELEMETRY_DIR");
+    EXPECT_TRUE(fs::exists(dir / (manager.session_id() + ".json")));
+}
+
+TEST(Manager, ShutdownIsIdempotentAndLaterCallsAreHarmless) {
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    TelemetryCollector collector = manager->get_collector();
+    collector.record_llm_call("gpt-4o", 1, 1, 0);
+    manager->shutdown();
+    manager->shutdown();
+    collector.record_llm_call("gpt-4o", 1, 1, 0);  // after the end: ignored, no crash
+    EXPECT_FALSE(manager->flush_data());
+    EXPECT_FALSE(manager->is_enabled());
+    const auto stored = manager->get_session_data(manager->session_id());
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->total_tokens.total_tokens, 2);
+}
+
+TEST(Manager, JournalIsWrittenWithinAFlushInterval) {
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    manager->get_collector().record_llm_call("gpt-4o", 1, 1, 0);
+    const fs::path journal = dir / (manager->session_id() + ".jsonl");
+    for (int i = 0; i < 100 && testing::read_text(journal).find("gpt-4o") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_NE(testing::read_text(journal).find("gpt-4o"), std::string::npos);
+}
+
+TEST(Manager, StoredSessionsAreCachedUpToMaxMemorySessions) {
+    testing::TempDir dir;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+        auto writer = testing::make_manager(testing::test_config(dir.str()));
+        writer->get_collector().record_llm_call("gpt-4o", i + 1, 0, 0);
+        ids.push_back(writer->session_id());
+    }
+    Config config = testing::test_config(dir.str());
+    config.max_memory_sessions = 1;
+    auto manager = testing::make_manager(config);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(manager->get_session_data(ids[i])->total_tokens.total_tokens, i + 1);
+    fs::remove(dir / (ids[2] + ".json"));  // a removed file is not served from the cache
+    EXPECT_FALSE(manager->get_session_data(ids[2]).has_value());
+}
+
+TEST(Manager, SessionDataWhileRunningHasNoEndAndGrowingDuration) {
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    const auto first = manager->get_session_data().value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto second = manager->get_session_data().value();
+    EXPECT_FALSE(second.end_time.has_value());
+    EXPECT_GT(second.total_duration, first.total_duration);
+    EXPECT_EQ(first.session_id, second.session_id);
+}
+
+}  // namespace
+}  // namespace sop_telemetry
