@@ -58,7 +58,7 @@ TelemetryCollector::TelemetryCollector() noexcept
     : TelemetryCollector(TelemetryManager::get_instance().get_collector().core()) {}
 
 TelemetryCollector::TelemetryCollector(std::shared_ptr<detail::SessionCore> core) noexcept
-    : core_(std::move(core)) {
+    : core_(std::move(core)), enabled_(core_ ? &core_->enabled : nullptr) {
     if (core_) core_->collectors.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -69,6 +69,7 @@ TelemetryCollector& TelemetryCollector::operator=(const TelemetryCollector& othe
     if (this != &other) {
         if (core_) core_->collectors.fetch_sub(1, std::memory_order_relaxed);
         core_ = other.core_;
+        enabled_ = other.enabled_;
         if (core_) core_->collectors.fetch_add(1, std::memory_order_relaxed);
     }
     return *this;
@@ -76,10 +77,6 @@ TelemetryCollector& TelemetryCollector::operator=(const TelemetryCollector& othe
 
 TelemetryCollector::~TelemetryCollector() {
     if (core_) core_->collectors.fetch_sub(1, std::memory_order_relaxed);
-}
-
-bool TelemetryCollector::is_enabled() const noexcept {
-    return core_ && core_->enabled.load(std::memory_order_relaxed);
 }
 
 std::uint64_t TelemetryCollector::current_span() const noexcept {

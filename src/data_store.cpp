@@ -152,13 +152,14 @@ std::optional<TelemetrySession> TelemetryDataStore::read_session(std::string_vie
         }
         const std::string path = session_path(id);
         if (::access(path.c_str(), F_OK) != 0) return std::nullopt;  // unknown: not an error
-        std::string error;
-        auto content = detail::read_file(path, error);
-        if (!content) {
-            get_error_handler().record("read_session", error);
+        simdjson::padded_string content;
+        if (auto err = simdjson::padded_string::load(path).get(content)) {
+            get_error_handler().record("read_session",
+                                       "cannot read " + path + ": " + simdjson::error_message(err));
             return std::nullopt;
         }
-        auto session = detail::session_from_json(*content, prices, error);
+        std::string error;
+        auto session = detail::session_from_json(content, prices, error);
         if (!session) get_error_handler().record("read_session", path + ": " + error);
         return session;
     } catch (const std::exception& error) {

@@ -63,8 +63,9 @@ std::string_view without_vendor_prefix(std::string_view name) {
 
 /// The names to try for `model`, most specific first.
 std::vector<std::string> candidate_names(std::string_view model) {
-    std::vector<std::string> names{lower(model)};
-    std::string_view base = names.front();
+    const std::string lowered = lower(model);
+    std::vector<std::string> names{lowered};
+    std::string_view base = lowered;
     if (auto slash = base.rfind('/'); slash != std::string_view::npos) base = base.substr(slash + 1);
     base = without_vendor_prefix(base);
     names.emplace_back(base);
@@ -162,18 +163,22 @@ std::optional<double> PriceTable::cost(std::string_view model,
                                        const TokenCounts& tokens) const noexcept {
     auto price = lookup(model);
     if (!price) return std::nullopt;
+    return cost_of(*price, tokens);
+}
+
+double cost_of(const ModelPrice& price, const TokenCounts& tokens) noexcept {
     const double cached_read = static_cast<double>(tokens.cache_read_tokens);
     const double cached_write = static_cast<double>(tokens.cache_write_tokens);
     const double uncached =
         std::max(0.0, static_cast<double>(tokens.prompt_tokens) - cached_read - cached_write);
     const double reasoning =
-        price->reasoning ? std::min<double>(tokens.reasoning_tokens, tokens.completion_tokens) : 0;
+        price.reasoning ? std::min<double>(tokens.reasoning_tokens, tokens.completion_tokens) : 0;
     const double plain_output = static_cast<double>(tokens.completion_tokens) - reasoning;
-    const double micro_dollars = uncached * price->input +
-                                 cached_read * price->cache_read.value_or(price->input) +
-                                 cached_write * price->cache_write.value_or(price->input) +
-                                 plain_output * price->output +
-                                 reasoning * price->reasoning.value_or(price->output);
+    const double micro_dollars = uncached * price.input +
+                                 cached_read * price.cache_read.value_or(price.input) +
+                                 cached_write * price.cache_write.value_or(price.input) +
+                                 plain_output * price.output +
+                                 reasoning * price.reasoning.value_or(price.output);
     return micro_dollars / 1e6;
 }
 

@@ -122,40 +122,54 @@ void write_record(JsonWriter& out, const Event& event, std::string_view task_id)
 
 bool read_record(simdjson::dom::object record, StringArena& arena, Event& event,
                  std::string& error) {
+    // One pass over the fields: records are many, and keyed lookups would rescan each object.
     event = Event{};
-    event.span_id = span_id_from_hex(get_string(record, "span_id"));
+    std::string_view type, kind_name, status_name, text;
+    bool has_end = false;
+    for (auto [key, value] : record) {
+        const auto as_int = [&value] {
+            std::int64_t number = 0;
+            return value.get(number) == simdjson::SUCCESS ? number : 0;
+        };
+        const auto as_text = [&value, &text]() -> std::string_view {
+            return value.get(text) == simdjson::SUCCESS ? text : std::string_view{};
+        };
+        if (key == "span_id") event.span_id = span_id_from_hex(as_text());
+        else if (key == "parent_id") event.parent_id = span_id_from_hex(as_text());
+        else if (key == "type") type = as_text();
+        else if (key == "kind") kind_name = as_text();
+        else if (key == "name") event.name = arena.intern(as_text());
+        else if (key == "detail") event.detail = arena.copy(as_text());
+        else if (key == "category") event.category = arena.intern(as_text());
+        else if (key == "error") event.error = arena.copy(as_text());
+        else if (key == "start_us") event.start_ns = as_int() * 1000;
+        else if (key == "end_us") event.end_ns = as_int() * 1000, has_end = true;
+        else if (key == "status") status_name = as_text();
+        else if (key == "prompt_tokens") event.tokens.prompt_tokens = as_int();
+        else if (key == "completion_tokens") event.tokens.completion_tokens = as_int();
+        else if (key == "cache_read_tokens") event.tokens.cache_read_tokens = as_int();
+        else if (key == "cache_write_tokens") event.tokens.cache_write_tokens = as_int();
+        else if (key == "reasoning_tokens") event.tokens.reasoning_tokens = as_int();
+        else if (key == "cost") value.get(event.cost);
+    }
     if (event.span_id == 0) {
         error = "record without a valid span_id";
         return false;
     }
-    event.parent_id = span_id_from_hex(get_string(record, "parent_id"));
-    const std::string_view type = get_string(record, "type");
-    const bool has_end = record["end_us"].error() == simdjson::SUCCESS;
     event.type = type == "begin" ? EventType::begin
                  : type == "end" ? EventType::end
                  : has_end       ? EventType::complete
                                  : EventType::begin;
-    const auto kind = span_kind_from_string(get_string(record, "kind"));
+    const auto kind = span_kind_from_string(kind_name);
     if (event.type != EventType::end && !kind) {
         error = "record with an unknown kind";
         return false;
     }
     // An end record's kind is encoded in its span id.
     event.kind = kind.value_or(kind_of_span_id(event.span_id));
-    event.name = arena.intern(get_string(record, "name"));
-    event.detail = arena.copy(get_string(record, "detail"));
-    event.category = arena.intern(get_string(record, "category"));
-    event.error = arena.copy(get_string(record, "error"));
-    event.start_ns = get_int(record, "start_us") * 1000;
-    event.end_ns = get_int(record, "end_us") * 1000;
-    event.status = task_status_from_string(get_string(record, "status"))
+    event.status = task_status_from_string(status_name)
                        .value_or(event.type == EventType::begin ? TaskStatus::running
                                                                 : TaskStatus::completed);
-    event.tokens = {get_int(record, "prompt_tokens"), get_int(record, "completion_tokens"),
-                    get_int(record, "cache_read_tokens"), get_int(record, "cache_write_tokens"),
-                    get_int(record, "reasoning_tokens")};
-    double cost = 0;
-    if (record["cost"].get(cost) == simdjson::SUCCESS) event.cost = cost;
     return true;
 }
 
@@ -254,11 +268,13 @@ std::string session_to_json(const TelemetrySession& session) {
     return text;
 }
 
-std::optional<TelemetrySession> session_from_json(std::string_view json, const PriceTable& prices,
-                                                  std::string& error) {
-    simdjson::dom::parser parser;
+std::optional<TelemetrySession> session_from_json(simdjson::padded_string_view json,
+                                                  const PriceTable& prices, std::string& error) {
+    // Reused per thread: a parser's buffers are as large as the biggest file it has read, and
+    // allocating them afresh for every file costs more than the parse itself.
+    thread_local simdjson::dom::parser parser;
     simdjson::dom::object root;
-    if (auto err = parser.parse(json.data(), json.size(), true).get(root)) {
+    if (auto err = parser.parse(json).get(root)) {
         error = std::string("not valid JSON: ") + simdjson::error_message(err);
         return std::nullopt;
     }

@@ -44,9 +44,9 @@ void add_call(TokenUsage& usage, const Span& call) {
 }
 
 /// Merges begin / end / complete events into one Span per span id.
-std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<double>& stored_cost) {
+std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<double>& stored_cost,
+                               std::unordered_map<std::uint64_t, std::size_t>& index) {
     std::vector<Span> spans;
-    std::unordered_map<std::uint64_t, std::size_t> index;
     spans.reserve(events.size());
     index.reserve(events.size());
     for (const Event& event : events) {
@@ -79,11 +79,32 @@ std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<dou
     return spans;
 }
 
+/// Puts the spans in start order (ties keep their order) and permutes `task_of` alike, mapping
+/// its values to the new positions. Sorts indices, then moves each span once.
+void sort_by_start(std::vector<Span>& spans, std::vector<std::size_t>& task_of) {
+    const auto earlier = [](const Span& a, const Span& b) { return a.start_time < b.start_time; };
+    if (std::is_sorted(spans.begin(), spans.end(), earlier)) return;  // files are stored sorted
+    std::vector<std::pair<Timestamp, std::size_t>> order;
+    order.reserve(spans.size());
+    for (std::size_t i = 0; i < spans.size(); ++i) order.emplace_back(spans[i].start_time, i);
+    std::sort(order.begin(), order.end());  // the index breaks ties: stable
+    std::vector<std::size_t> new_position(spans.size());
+    for (std::size_t i = 0; i < order.size(); ++i) new_position[order[i].second] = i;
+    std::vector<Span> sorted;
+    sorted.reserve(spans.size());
+    std::vector<std::size_t> sorted_task_of(spans.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        const std::size_t old = order[i].second;
+        sorted.push_back(std::move(spans[old]));
+        sorted_task_of[i] = task_of[old] == kNoTask ? kNoTask : new_position[task_of[old]];
+    }
+    spans = std::move(sorted);
+    task_of = std::move(sorted_task_of);
+}
+
 /// For each span, the index of its nearest task ancestor (itself for a task), or kNoTask.
-std::vector<std::size_t> resolve_tasks(const std::vector<Span>& spans) {
-    std::unordered_map<std::uint64_t, std::size_t> index;
-    index.reserve(spans.size());
-    for (std::size_t i = 0; i < spans.size(); ++i) index.emplace(spans[i].span_id, i);
+std::vector<std::size_t> resolve_tasks(const std::vector<Span>& spans,
+                                       const std::unordered_map<std::uint64_t, std::size_t>& index) {
     std::vector<std::size_t> task(spans.size(), kNoTask);
     std::vector<bool> done(spans.size(), false);
     std::vector<std::size_t> chain;
@@ -131,16 +152,23 @@ TelemetrySession fold_session(const SessionHeader& header, const std::vector<Eve
     session.total_duration = seconds_between(session.start_time, open_end);
 
     std::vector<double> stored_cost;
-    std::vector<Span> spans = merge_events(events, stored_cost);
+    std::unordered_map<std::uint64_t, std::size_t> index;
+    index.reserve(events.size());
+    std::vector<Span> spans = merge_events(events, stored_cost, index);
+    std::unordered_map<std::string_view, std::optional<ModelPrice>> price_of;  // per model
     for (std::size_t i = 0; i < spans.size(); ++i) {
-        if (spans[i].kind != SpanKind::llm) continue;
-        spans[i].cost = std::isnan(stored_cost[i]) ? prices.cost(spans[i].name, spans[i].tokens)
-                                                   : std::optional<double>(stored_cost[i]);
+        Span& span = spans[i];
+        if (span.kind != SpanKind::llm) continue;
+        if (!std::isnan(stored_cost[i])) {
+            span.cost = stored_cost[i];
+            continue;
+        }
+        auto [it, fresh] = price_of.try_emplace(span.name);
+        if (fresh) it->second = prices.lookup(span.name);
+        if (it->second) span.cost = cost_of(*it->second, span.tokens);
     }
-    std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
-        return a.start_time < b.start_time;
-    });
-    const std::vector<std::size_t> task_of = resolve_tasks(spans);
+    std::vector<std::size_t> task_of = resolve_tasks(spans, index);
+    sort_by_start(spans, task_of);
 
     std::vector<std::size_t> task_slot(spans.size(), kNoTask);
     for (std::size_t i = 0; i < spans.size(); ++i) {

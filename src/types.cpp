@@ -68,7 +68,8 @@ std::optional<TelemetrySession> TelemetrySession::from_json(std::string_view jso
                                                             std::string* error) noexcept {
     try {
         std::string message;
-        auto session = detail::session_from_json(json, PriceTable::built_in(), message);
+        const simdjson::padded_string padded(json);
+        auto session = detail::session_from_json(padded, PriceTable::built_in(), message);
         if (!session && error) *error = message;
         return session;
     } catch (const std::exception& exception) {

@@ -9,6 +9,7 @@
 
 #include <sop_telemetry/types.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -67,12 +68,16 @@ public:
 
     /// The span new events would attach to on this thread (0: none).
     std::uint64_t current_span() const noexcept;
-    bool is_enabled() const noexcept;
+    /// One relaxed atomic load: the whole cost of a call while telemetry is off.
+    bool is_enabled() const noexcept {
+        return enabled_ != nullptr && enabled_->load(std::memory_order_relaxed);
+    }
 
     const std::shared_ptr<detail::SessionCore>& core() const noexcept { return core_; }
 
 private:
     std::shared_ptr<detail::SessionCore> core_;
+    const std::atomic<bool>* enabled_ = nullptr;  // the core's flag, cached for the hot path
 };
 
 /// RAII span: begins on construction, is the calling thread's current span while alive, ends on

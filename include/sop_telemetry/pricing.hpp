@@ -26,6 +26,9 @@ struct ModelPrice {
     std::optional<double> reasoning;
 };
 
+/// Cost in USD of one call's tokens at `price`.
+double cost_of(const ModelPrice& price, const TokenCounts& tokens) noexcept;
+
 class PriceTable {
 public:
     /// The table compiled into the library.

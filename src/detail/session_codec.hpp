@@ -29,7 +29,8 @@ CodeMetrics read_code_metrics(simdjson::dom::object object);
 std::string session_to_json(const TelemetrySession& session);
 /// Parses a session file and folds its spans again (stored costs are kept, spans without one
 /// are priced with `prices`).
-std::optional<TelemetrySession> session_from_json(std::string_view json, const PriceTable& prices,
-                                                  std::string& error);
+/// `json` must carry simdjson's padding (simdjson::padded_string does).
+std::optional<TelemetrySession> session_from_json(simdjson::padded_string_view json,
+                                                  const PriceTable& prices, std::string& error);
 
 }  // namespace sop_telemetry::detail

@@ -1,0 +1,153 @@
+// Engine benchmarks. Targets (issue 2): record_llm_call <= 150 ns median with tracing, <= 5 ns
+// disabled; two threads lose nothing and scale; fold + write of 100,000 events <= 200 ms;
+// reading a session file >= 300 MB/s; <= 200 bytes of memory per event.
+#include <sop_telemetry/telemetry.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <malloc.h>
+#include <unistd.h>
+
+using namespace sop_telemetry;
+
+namespace {
+
+std::string bench_dir() {
+    static const std::string dir = [] {
+        std::string pattern = (std::filesystem::temp_directory_path() / "sop_bench_XXXXXX").string();
+        return std::string(::mkdtemp(pattern.data()));
+    }();
+    return dir;
+}
+
+std::unique_ptr<TelemetryManager> bench_manager(std::uint64_t max_events = 100'000'000) {
+    auto manager = std::make_unique<TelemetryManager>();
+    Config config;
+    config.storage_dir = bench_dir();
+    config.journal = false;  // measure the hot path, not the disk
+    config.code_metrics = false;
+    config.auto_cleanup = false;
+    config.max_events_per_session = max_events;
+    manager->initialize(config);
+    return manager;
+}
+
+/// Bytes the heap has handed out (brk and mmap), from glibc's own accounting: unlike RSS it
+/// does not depend on what earlier benchmarks freed.
+std::size_t heap_bytes_in_use() {
+    const struct mallinfo2 info = ::mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
+
+/// A realistic session: tasks → agents → steps → LLM and tool calls; `events` in total.
+void record_session(TelemetryCollector& collector, int events) {
+    int recorded = 0;
+    for (int task = 0; recorded < events; ++task) {
+        TaskScope scope(collector, "task-" + std::to_string(task), "分析代码仓库 benchmark task");
+        recorded += 2;
+        SpanScope agent(collector, SpanKind::agent, "search_agent", "micro");
+        recorded += 2;
+        for (int step = 0; step < 50 && recorded < events; ++step) {
+            SpanScope span(collector, SpanKind::step, "step", "action");
+            LlmCallInfo call;
+            call.model = step % 3 ? "gpt-4o" : "claude-sonnet-4-5";
+            call.tokens = {1200, 300, 512, 0, 0};
+            call.duration = 0.8;
+            collector.record_llm_call(call);
+            collector.record_tool_usage("file_reader", 0.01, step % 7 != 0, step % 7 ? "" : "no such file");
+            recorded += 4;
+        }
+    }
+}
+
+std::unique_ptr<TelemetryManager> shared_manager;
+
+void BM_RecordLlmCall(benchmark::State& state) {
+    if (state.thread_index() == 0) shared_manager = bench_manager();
+    TelemetryCollector collector = shared_manager->get_collector();
+    for (auto _ : state) collector.record_llm_call("gpt-4o", 1200, 300, 0.8);
+    state.SetItemsProcessed(state.iterations());
+    if (state.thread_index() == 0) {
+        // Every call of every thread must be in the session: report what was lost.
+        const auto stats = shared_manager->get_storage_stats();
+        state.counters["dropped"] = static_cast<double>(stats.dropped_events);
+        state.counters["recorded"] = static_cast<double>(stats.events_recorded);
+    }
+}
+BENCHMARK(BM_RecordLlmCall)->Threads(1)->Threads(2)->Repetitions(5)->ReportAggregatesOnly(true)->UseRealTime();
+
+void BM_RecordLlmCallDisabled(benchmark::State& state) {
+    auto manager = bench_manager();
+    manager->disable_telemetry();
+    TelemetryCollector collector = manager->get_collector();
+    for (auto _ : state) collector.record_llm_call("gpt-4o", 1200, 300, 0.8);
+}
+BENCHMARK(BM_RecordLlmCallDisabled)->Repetitions(5)->ReportAggregatesOnly(true);
+
+void BM_SpanScope(benchmark::State& state) {
+    auto manager = bench_manager();
+    TelemetryCollector collector = manager->get_collector();
+    for (auto _ : state) SpanScope span(collector, SpanKind::tool, "file_reader");
+}
+BENCHMARK(BM_SpanScope)->Repetitions(3)->ReportAggregatesOnly(true);
+
+void BM_FoldAndWrite100k(benchmark::State& state) {
+    auto manager = bench_manager();
+    TelemetryCollector collector = manager->get_collector();
+    record_session(collector, 100'000);
+    for (auto _ : state) benchmark::DoNotOptimize(manager->flush_data());
+    state.counters["events"] = static_cast<double>(manager->get_storage_stats().events_recorded);
+}
+BENCHMARK(BM_FoldAndWrite100k)->Unit(benchmark::kMillisecond)->Iterations(10)->Repetitions(3)
+    ->ReportAggregatesOnly(true);
+
+void BM_ReadSessionFile(benchmark::State& state) {
+    auto manager = bench_manager();
+    TelemetryCollector collector = manager->get_collector();
+    record_session(collector, 100'000);
+    manager->flush_data();
+    const std::string id = manager->session_id();
+    const std::string path = bench_dir() + "/" + id + ".json";
+    const auto bytes = std::filesystem::file_size(path);
+    TelemetryDataStore store(bench_dir());
+    for (auto _ : state) {
+        auto session = store.read_session(id, PriceTable::built_in());
+        if (!session) state.SkipWithError("session file unreadable");
+        benchmark::DoNotOptimize(session);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+    state.counters["file_MB"] = static_cast<double>(bytes) / 1e6;
+}
+BENCHMARK(BM_ReadSessionFile)->Unit(benchmark::kMillisecond)->Iterations(10)->Repetitions(3)
+    ->ReportAggregatesOnly(true);
+
+void BM_MemoryPerEvent(benchmark::State& state) {
+    constexpr int kEvents = 1'000'000;
+    for (auto _ : state) {
+        auto manager = bench_manager();
+        TelemetryCollector collector = manager->get_collector();
+        collector.record_llm_call("warm-up", 1, 1, 0);
+        const std::size_t before = heap_bytes_in_use();
+        for (int i = 0; i < kEvents; ++i) collector.record_llm_call("gpt-4o", 1200, 300, 0.8);
+        const std::size_t after = heap_bytes_in_use();
+        state.counters["bytes_per_event"] = static_cast<double>(after - before) / kEvents;
+        state.counters["accounted_bytes_per_event"] =
+            static_cast<double>(manager->get_storage_stats().memory_bytes) / kEvents;
+    }
+}
+BENCHMARK(BM_MemoryPerEvent)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    get_error_handler().set_log_level(LogLevel::error);
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    std::filesystem::remove_all(bench_dir());
+    return 0;
+}
