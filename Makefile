@@ -9,21 +9,34 @@ BUILD := build
 BUILD_ASAN := build-asan
 BUILD_TSAN := build-tsan
 
-.PHONY: all deps build test test-plain test-asan test-tsan demo bench clean
+.PHONY: all deps venv build test test-plain test-schema test-install test-asan test-tsan demo bench clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
+venv:
+	@bash scripts/setup-venv.sh
+
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: test-plain test-asan test-tsan
+test: test-plain test-schema test-install test-asan test-tsan
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Real session files (from the demo) must match the documented JSON Schema.
+test-schema: build venv
+	rm -rf $(BUILD)/schema-check && mkdir -p $(BUILD)/schema-check
+	SOP_TELEMETRY_DIR=$(CURDIR)/$(BUILD)/schema-check ./$(BUILD)/examples/three_layer_demo >/dev/null
+	.venv/bin/python tests/schema/check_session_schema.py $(BUILD)/schema-check
+
+# The installed CMake package must be usable with find_package(sop_telemetry).
+test-install: build
+	bash tests/install/check_install.sh $(BUILD)
 
 test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug \

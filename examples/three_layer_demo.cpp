@@ -72,11 +72,18 @@ int main() {
             std::printf("  %-16s %6lld tokens  unpriced\n", model.c_str(),
                         static_cast<long long>(usage.total_tokens));
     }
-    std::printf("cost      $%.6f (price table %s)\n", total.cost_estimate.value_or(0),
-                session->price_table_version.c_str());
+    std::string unpriced;
+    for (const auto& model : total.unpriced_models) unpriced += " " + model;
+    std::printf("cost      $%.6f (price table %s)%s%s\n", total.cost_estimate.value_or(0),
+                session->price_table_version.c_str(), unpriced.empty() ? "" : "; unpriced:",
+                unpriced.c_str());
     for (const auto& agent : session->tasks[0].agents)
         std::printf("  agent %-28s %-10s %.3f s\n", agent.agent_name.c_str(), agent.agent_type.c_str(),
                     agent.duration);
-    std::printf("spans     %zu\n", session->spans.size());
+    for (const auto& tool : session->tasks[0].tools)
+        std::printf("  tool  %-28s %-10s %.3f s\n", tool.tool_name.c_str(),
+                    tool.success ? "ok" : "failed", tool.duration);
+    std::printf("spans     %zu (the tree, by parent id, is in the file's \"spans\")\n",
+                session->spans.size());
     return 0;
 }

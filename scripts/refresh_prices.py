@@ -65,6 +65,10 @@ def price_fields(entry):
         value = src.get(theirs)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[ours] = per_million(value)
+    # A zero cache-write price means "not billed separately" (DeepSeek), not "free": leaving
+    # it out makes cache writes fall back to the input price.
+    if out.get("cache_write") == 0.0:
+        del out["cache_write"]
     return out
 
 

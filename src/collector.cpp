@@ -52,6 +52,35 @@ void report_exception(const char* operation) noexcept {
     }
 }
 
+/// A span recorded when it has already finished (it ends now and lasted `duration` seconds).
+struct FinishedSpan {
+    SpanKind kind;
+    std::string_view name;
+    std::string_view detail;
+    std::string_view error;
+    double duration;
+    bool failed;
+    TokenCounts tokens;
+};
+
+void append_finished(detail::SessionCore& core, std::uint64_t parent_id, const FinishedSpan& span) {
+    auto& buffer = core.log.local();
+    Event event;
+    event.kind = span.kind;
+    event.span_id = buffer.next_span_id(span.kind);
+    event.parent_id = parent_id;
+    event.end_ns = detail::now_ns();
+    event.start_ns = event.end_ns - seconds_to_ns(span.duration);
+    event.name = buffer.arena().intern(detail::clip_utf8(span.name, detail::kMaxNameBytes));
+    event.detail = buffer.arena().intern(detail::clip_utf8(span.detail, detail::kMaxNameBytes));
+    event.tokens = span.tokens;
+    if (span.failed) {
+        event.status = TaskStatus::failed;
+        event.error = buffer.arena().copy(detail::clip_utf8(span.error, detail::kMaxTextBytes));
+    }
+    core.log.append(buffer, event);
+}
+
 }  // namespace
 
 TelemetryCollector::TelemetryCollector() noexcept
@@ -150,20 +179,10 @@ void TelemetryCollector::record_llm_call(std::string_view model, std::int64_t pr
 void TelemetryCollector::record_llm_call(const LlmCallInfo& call) noexcept {
     if (!is_enabled()) return;
     try {
-        auto& buffer = core_->log.local();
-        Event event;
-        event.kind = SpanKind::llm;
-        event.span_id = buffer.next_span_id(SpanKind::llm);
-        event.parent_id = call.parent_id != 0 ? call.parent_id : current_span();
-        event.end_ns = detail::now_ns();
-        event.start_ns = event.end_ns - seconds_to_ns(call.duration);
-        event.name = buffer.arena().intern(detail::clip_utf8(call.model, detail::kMaxNameBytes));
-        event.tokens = sanitized(call.tokens, "record_llm_call");
-        if (!call.error.empty()) {
-            event.status = TaskStatus::failed;
-            event.error = buffer.arena().copy(detail::clip_utf8(call.error, detail::kMaxTextBytes));
-        }
-        core_->log.append(buffer, event);
+        const TokenCounts tokens = sanitized(call.tokens, "record_llm_call");
+        append_finished(*core_, call.parent_id != 0 ? call.parent_id : current_span(),
+                        {SpanKind::llm, call.model, {}, call.error, call.duration,
+                         !call.error.empty(), tokens});
     } catch (...) {
         report_exception("record_llm_call");
     }
@@ -174,16 +193,8 @@ void TelemetryCollector::record_agent_execution(std::string_view agent_type,
                                                 std::uint64_t parent_id) noexcept {
     if (!is_enabled()) return;
     try {
-        auto& buffer = core_->log.local();
-        Event event;
-        event.kind = SpanKind::agent;
-        event.span_id = buffer.next_span_id(SpanKind::agent);
-        event.parent_id = parent_id != 0 ? parent_id : current_span();
-        event.end_ns = detail::now_ns();
-        event.start_ns = event.end_ns - seconds_to_ns(duration);
-        event.name = buffer.arena().intern(detail::clip_utf8(agent_name, detail::kMaxNameBytes));
-        event.detail = buffer.arena().intern(detail::clip_utf8(agent_type, detail::kMaxNameBytes));
-        core_->log.append(buffer, event);
+        append_finished(*core_, parent_id != 0 ? parent_id : current_span(),
+                        {SpanKind::agent, agent_name, agent_type, {}, duration, false, {}});
     } catch (...) {
         report_exception("record_agent_execution");
     }
@@ -194,19 +205,9 @@ void TelemetryCollector::record_tool_usage(std::string_view tool_name, double du
                                            std::uint64_t parent_id) noexcept {
     if (!is_enabled()) return;
     try {
-        auto& buffer = core_->log.local();
-        Event event;
-        event.kind = SpanKind::tool;
-        event.span_id = buffer.next_span_id(SpanKind::tool);
-        event.parent_id = parent_id != 0 ? parent_id : current_span();
-        event.end_ns = detail::now_ns();
-        event.start_ns = event.end_ns - seconds_to_ns(duration);
-        event.name = buffer.arena().intern(detail::clip_utf8(tool_name, detail::kMaxNameBytes));
-        if (!success || !error.empty()) {
-            event.status = TaskStatus::failed;
-            event.error = buffer.arena().copy(detail::clip_utf8(error, detail::kMaxTextBytes));
-        }
-        core_->log.append(buffer, event);
+        append_finished(*core_, parent_id != 0 ? parent_id : current_span(),
+                        {SpanKind::tool, tool_name, {}, error, duration,
+                         !success || !error.empty(), {}});
     } catch (...) {
         report_exception("record_tool_usage");
     }
