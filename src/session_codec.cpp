@@ -150,7 +150,7 @@ bool read_record(simdjson::dom::object record, StringArena& arena, Event& event,
         else if (key == "cache_read_tokens") event.tokens.cache_read_tokens = as_int();
         else if (key == "cache_write_tokens") event.tokens.cache_write_tokens = as_int();
         else if (key == "reasoning_tokens") event.tokens.reasoning_tokens = as_int();
-        else if (key == "cost") value.get(event.cost);
+        else if (key == "cost" && value.is_number()) event.cost = value.get_double().value_unsafe();
     }
     if (event.span_id == 0) {
         error = "record without a valid span_id";

@@ -90,3 +90,24 @@ TEST(SessionJson, InvalidInputIsRefusedWithAReason) {
 
 }  // namespace
 }  // namespace sop_telemetry
+
+namespace sop_telemetry {
+namespace {
+
+TEST(SessionJson, StoredCostsAreKeptEvenWhenWrittenAsIntegers) {
+    const std::string json = R"({"schema_version":1,"session_id":"s1","start_time":"2026-01-01T00:00:00.000000Z",
+        "end_time":"2026-01-01T00:00:10.000000Z","spans":[
+        {"span_id":"0000100000000001","kind":"llm","name":"gpt-4o","start_us":1767225600000000,
+         "end_us":1767225601000000,"status":"completed","prompt_tokens":10,"completion_tokens":0,"cost":0},
+        {"span_id":"0000100000000002","kind":"llm","name":"gpt-4o","start_us":1767225600000000,
+         "end_us":1767225601000000,"status":"completed","prompt_tokens":10,"completion_tokens":0,"cost":3}]})";
+    const auto session = TelemetrySession::from_json(json);
+    ASSERT_TRUE(session.has_value());
+    EXPECT_EQ(session->outside_tasks.llm_calls[0].cost_estimate, 0.0);
+    EXPECT_EQ(session->outside_tasks.llm_calls[1].cost_estimate, 3.0);
+    EXPECT_EQ(session->total_tokens.cost_estimate, 3.0);
+    EXPECT_DOUBLE_EQ(session->total_duration, 10.0);
+}
+
+}  // namespace
+}  // namespace sop_telemetry
