@@ -1,0 +1,1 @@
+"""SOP agents: the host system and its telemetry."""

@@ -1,0 +1,9 @@
+// ai_agents.telemetry._core: the C++ engine as seen from Python. The pure-Python package on top
+// keeps the design document's names and guarantees that nothing raises into the host.
+#include "bindings.hpp"
+
+NB_MODULE(_core, m) {
+    m.doc() = "SOP Agents Telemetry engine (C++)";
+    sop_telemetry::python::bind_types(m);
+    sop_telemetry::python::bind_engine(m);
+}
