@@ -8,6 +8,7 @@
 #include <nanobind/stl/chrono.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/set.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
@@ -195,12 +196,51 @@ void bind_manager(nb::module_& m) {
         .def("set_python_version", &TelemetryManager::set_python_version, "version"_a, release_gil());
 }
 
+void bind_data_store(nb::module_& m) {
+    nb::class_<TelemetryDataStore>(m, "TelemetryDataStore")
+        .def(nb::init<std::string>(), "directory"_a)
+        .def_prop_ro("directory", &TelemetryDataStore::directory)
+        .def_static("is_valid_session_id", &TelemetryDataStore::is_valid_session_id, "session_id"_a)
+        .def("session_path", &TelemetryDataStore::session_path, "session_id"_a)
+        .def("list_session_ids", &TelemetryDataStore::list_session_ids, release_gil())
+        .def(
+            "read_session",
+            [](const TelemetryDataStore& store, std::string_view id) {
+                return store.read_session(id, PriceTable::built_in());
+            },
+            "session_id"_a, release_gil())
+        .def("stats",
+             [](const TelemetryDataStore& store) {
+                 StoredFilesStats stats;
+                 {
+                     nb::gil_scoped_release release;
+                     stats = store.stats();
+                 }
+                 nb::dict out;
+                 out["storage_path"] = store.directory();
+                 out["total_files"] = stats.total_files;
+                 out["total_bytes"] = stats.total_bytes;
+                 out["journal_files"] = stats.journal_files;
+                 out["oldest_session_id"] = stats.oldest_session_id;
+                 out["newest_session_id"] = stats.newest_session_id;
+                 return out;
+             })
+        .def("cleanup",
+             [](TelemetryDataStore& store, int max_age_days) { return store.cleanup(max_age_days, {}); },
+             "max_age_days"_a, release_gil())
+        .def("recover_journals",
+             [](TelemetryDataStore& store) { return store.recover_journals({}, PriceTable::built_in()); },
+             release_gil());
+}
+
 }  // namespace
 
 void bind_engine(nb::module_& m) {
     bind_config(m);
     bind_collector(m);
     bind_manager(m);
+    bind_data_store(m);
+    m.def("default_storage_dir", [] { return default_storage_dir(); });
     m.def("record_error", [](std::string_view operation, std::string_view message) {
         get_error_handler().record(operation, message);
     }, "operation"_a, "message"_a);

@@ -1,0 +1,77 @@
+"""Zero-configuration start: importing ai_agents.telemetry starts the session, routes the
+engine's diagnostics to logging, instruments smolagents when it is (or gets) imported, and
+writes the session file at interpreter exit. SOP_TELEMETRY_ENABLED=0 turns all of it off."""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import platform
+import sys
+
+from . import _core
+from .error_handler import record_error
+from .instrumentor import AgentInstrumentor
+from .manager import TelemetryManager, config_from_mapping
+
+logger = logging.getLogger("ai_agents.telemetry")
+
+_LEVELS = {
+    _core.LogLevel.DEBUG.value: logging.DEBUG,
+    _core.LogLevel.INFO.value: logging.INFO,
+    _core.LogLevel.WARNING.value: logging.WARNING,
+    _core.LogLevel.ERROR.value: logging.ERROR,
+}
+_started = False
+
+
+def _log_from_engine(level: int, message: str) -> None:
+    python_level = _LEVELS.get(int(level), logging.WARNING)
+    if logger.isEnabledFor(python_level):
+        logger.log(python_level, message)
+
+
+def disabled_by_environment() -> bool:
+    return os.environ.get("SOP_TELEMETRY_ENABLED", "").strip().lower() in {"0", "false", "no", "off"}
+
+
+def _instrument_smolagents(_module: object = None) -> None:
+    AgentInstrumentor.instance().instrument()
+
+
+def _at_exit() -> None:
+    try:
+        TelemetryManager.get_instance().shutdown()
+    finally:
+        _core.set_log_callback(None)  # the interpreter is going away: no more Python logging
+
+
+def start() -> None:
+    """Idempotent; never raises."""
+    global _started
+    if _started:
+        return
+    _started = True
+    try:
+        # Everything reaches Python; the 'ai_agents.telemetry' logger's level decides.
+        _core.set_log_callback(_log_from_engine)
+        _core.set_log_level(_core.LogLevel.DEBUG)
+        if disabled_by_environment():
+            return
+        manager = TelemetryManager.get_instance()
+        manager._core.set_python_version(platform.python_version())
+        manager._core.initialize(config_from_mapping(None))
+        atexit.register(_at_exit)
+        _register_smolagents_hook()
+    except Exception as error:  # noqa: BLE001
+        record_error("bootstrap", error)
+
+
+def _register_smolagents_hook() -> None:
+    try:
+        import wrapt
+
+        wrapt.register_post_import_hook(_instrument_smolagents, "smolagents")
+    except ImportError:
+        if "smolagents" in sys.modules:
+            _instrument_smolagents()

@@ -1,0 +1,297 @@
+"""The wrappers that AgentInstrumentor puts around smolagents' methods.
+
+Each wrapper calls the original exactly once with the arguments it was given and returns its
+result (or lets its exception through) unchanged; the telemetry around it runs in its own
+try/except and reports failures to the error handler.
+"""
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any, Callable, Optional
+
+from ._core import SpanKind, TaskStatus
+from ._tracing import (collector, current_span, error_text, inside_llm_call, is_final_answer,
+                       monotonic, status_of, traced_generator)
+from .error_handler import record_error
+
+MAX_TASK_TEXT = 2000
+
+
+def mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
+    functools.update_wrapper(wrapper, original)
+    wrapper.__sop_telemetry_original__ = original  # type: ignore[attr-defined]
+    return wrapper
+
+
+def is_wrapped(function: Any) -> bool:
+    return hasattr(function, "__sop_telemetry_original__")
+
+
+# --- LLM calls -------------------------------------------------------------------------------
+
+def _field(source: Any, *path: str) -> int:
+    """source.a.b (objects or dicts) as an int, 0 when absent."""
+    for name in path:
+        if source is None:
+            return 0
+        source = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+    return source if isinstance(source, int) and not isinstance(source, bool) else 0
+
+
+def token_details(raw: Any) -> tuple[int, int, int]:
+    """Cache-read, cache-write and reasoning tokens from a provider's raw response, when given
+    (OpenAI-style `usage.*_details`, Anthropic-style `usage.cache_*_input_tokens`)."""
+    usage = raw.get("usage") if isinstance(raw, dict) else getattr(raw, "usage", None)
+    if usage is None:
+        return 0, 0, 0
+    cache_read = (_field(usage, "prompt_tokens_details", "cached_tokens")
+                  or _field(usage, "cache_read_input_tokens"))
+    cache_write = _field(usage, "cache_creation_input_tokens")
+    reasoning = _field(usage, "completion_tokens_details", "reasoning_tokens")
+    return cache_read, cache_write, reasoning
+
+
+def model_name(model: Any) -> str:
+    name = getattr(model, "model_id", None)
+    return name if isinstance(name, str) and name else type(model).__name__
+
+
+def wrap_generate(original: Callable[..., Any]) -> Callable[..., Any]:
+    def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        telemetry = collector()
+        if inside_llm_call.get() or not telemetry.is_enabled():
+            return original(self, *args, **kwargs)  # a nested call is part of the outer one
+        token = inside_llm_call.set(True)
+        start = monotonic()
+        try:
+            message = original(self, *args, **kwargs)
+        except BaseException as error:
+            _record_llm(telemetry, self, None, monotonic() - start, error)
+            raise
+        finally:
+            inside_llm_call.reset(token)
+        _record_llm(telemetry, self, message, monotonic() - start, None)
+        return message
+
+    return mark(generate, original)
+
+
+def _record_llm(telemetry: Any, model: Any, message: Any, duration: float,
+                error: Optional[BaseException]) -> None:
+    try:
+        usage = getattr(message, "token_usage", None)
+        prompt = _field(usage, "input_tokens")
+        completion = _field(usage, "output_tokens")
+        cache_read, cache_write, reasoning = token_details(getattr(message, "raw", None))
+        telemetry.record_llm_call(model_name(model), prompt, completion, duration, cache_read,
+                                  cache_write, reasoning, error_text(error) if error else None,
+                                  current_span.get())
+    except Exception as failure:  # noqa: BLE001
+        record_error("llm_call", failure)
+
+
+def wrap_generate_stream(original: Callable[..., Any]) -> Callable[..., Any]:
+    def generate_stream(self: Any, *args: Any, **kwargs: Any) -> Any:
+        telemetry = collector()
+        if inside_llm_call.get() or not telemetry.is_enabled():
+            return original(self, *args, **kwargs)
+        token = inside_llm_call.set(True)
+        try:
+            stream = original(self, *args, **kwargs)
+        finally:
+            inside_llm_call.reset(token)
+        return _traced_stream(telemetry, self, stream)
+
+    return mark(generate_stream, original)
+
+
+def _traced_stream(telemetry: Any, model: Any, stream: Any) -> Any:
+    # Usage arrives on the deltas, either once at the end or a little on every token: sum it.
+    totals = [0, 0]
+
+    def add_usage(delta: Any) -> None:
+        usage = getattr(delta, "token_usage", None)
+        if usage is not None:
+            totals[0] += _field(usage, "input_tokens")
+            totals[1] += _field(usage, "output_tokens")
+
+    def finish(span: int, error: Optional[BaseException]) -> None:
+        if error is None or isinstance(error, GeneratorExit):
+            telemetry.end_span(span, TaskStatus.COMPLETED, None, totals[0], totals[1])
+        else:
+            telemetry.end_span(span, status_of(error), error_text(error), totals[0], totals[1])
+
+    def guarded() -> Any:
+        iterator = iter(stream)
+        while True:
+            token = inside_llm_call.set(True)
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                inside_llm_call.reset(token)
+            yield item
+
+    return traced_generator(guarded(), SpanKind.LLM, model_name(model), "stream",
+                            on_item=add_usage, on_end=finish)
+
+
+# --- tools -----------------------------------------------------------------------------------
+
+def wrap_tool_call(original: Callable[..., Any]) -> Callable[..., Any]:
+    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+        telemetry = collector()
+        if not telemetry.is_enabled():
+            return original(self, *args, **kwargs)
+        span = 0
+        try:
+            name = getattr(self, "name", None) or type(self).__name__
+            span = telemetry.begin_span(SpanKind.TOOL, str(name), current_span.get())
+        except Exception as failure:  # noqa: BLE001
+            record_error("tool_call", failure)
+        token = current_span.set(span) if span else None
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as error:
+            if span:
+                if is_final_answer(error):
+                    telemetry.end_span(span)
+                else:
+                    telemetry.end_span(span, status_of(error), error_text(error))
+            raise
+        finally:
+            if token is not None:
+                current_span.reset(token)
+        if span:
+            telemetry.end_span(span)
+        return result
+
+    return mark(__call__, original)
+
+
+# --- agents and steps ------------------------------------------------------------------------
+
+def _agent_type(agent: Any) -> str:
+    """An agent that manages others is a supervisor; every other agent is a micro agent."""
+    return "supervisor" if getattr(agent, "managed_agents", None) else "micro"
+
+
+def _outcome(agent: Any) -> TaskStatus:
+    steps = getattr(getattr(agent, "memory", None), "steps", None) or []
+    last_error = getattr(steps[-1], "error", None) if steps else None
+    if type(last_error).__name__ == "AgentMaxStepsError":
+        return TaskStatus.MAX_STEPS
+    return TaskStatus.COMPLETED
+
+
+class _RunSpan:
+    """The span of one agent run, and the task it opened when it was the outermost run."""
+
+    def __init__(self, agent: Any, task: Any) -> None:
+        self.telemetry = collector()
+        self.span = 0
+        self.task_id: Optional[str] = None
+        try:
+            parent = current_span.get()
+            if parent == 0 and self.telemetry.current_span() == 0:
+                self.task_id = f"run-{uuid.uuid4().hex[:12]}"
+                text = str(task)[:MAX_TASK_TEXT]
+                if not self.telemetry.start_task(self.task_id, text):
+                    self.task_id = None
+            name = getattr(agent, "name", None) or type(agent).__name__
+            self.span = self.telemetry.begin_span(SpanKind.AGENT, str(name), parent,
+                                                  _agent_type(agent))
+        except Exception as failure:  # noqa: BLE001
+            record_error("agent_run", failure)
+
+    def finish(self, status: TaskStatus, error: Optional[BaseException] = None) -> None:
+        try:
+            if self.span:
+                self.telemetry.end_span(self.span, status, error_text(error) if error else None)
+            if self.task_id:
+                self.telemetry.end_task(self.task_id, status)
+        except Exception as failure:  # noqa: BLE001
+            record_error("agent_run", failure)
+
+
+def wrap_run(original: Callable[..., Any], prepare: Callable[[Any], None]) -> Callable[..., Any]:
+    def run(self: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
+        if not collector().is_enabled():
+            return original(self, task, *args, **kwargs)
+        try:
+            prepare(self)
+        except Exception as failure:  # noqa: BLE001
+            record_error("instrument", failure)
+        stream = kwargs.get("stream", args[0] if args else False)
+        run_span = _RunSpan(self, task)
+        token = current_span.set(run_span.span) if run_span.span else None
+        try:
+            result = original(self, task, *args, **kwargs)
+        except BaseException as error:
+            run_span.finish(status_of(error), error)
+            raise
+        finally:
+            if token is not None:
+                current_span.reset(token)
+        if stream:
+            return _traced_run_stream(result, run_span, self)
+        run_span.finish(_outcome(self))
+        return result
+
+    return mark(run, original)
+
+
+def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
+    def run_in_span() -> Any:
+        iterator = iter(steps)
+        error: Optional[BaseException] = None
+        try:
+            while True:
+                previous = current_span.get()
+                current_span.set(run_span.span or previous)
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    current_span.set(previous)
+                yield item
+        except BaseException as failure:
+            error = failure
+            if isinstance(failure, GeneratorExit):
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+            raise
+        finally:
+            if error is None:
+                run_span.finish(_outcome(agent))
+            elif isinstance(error, GeneratorExit):
+                run_span.finish(TaskStatus.CANCELLED)  # the consumer stopped early
+            else:
+                run_span.finish(status_of(error), error)
+
+    return run_in_span()
+
+
+def wrap_step_stream(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _step_stream(self: Any, memory_step: Any, *args: Any, **kwargs: Any) -> Any:
+        steps = original(self, memory_step, *args, **kwargs)
+        if not collector().is_enabled():
+            return steps
+        number = getattr(memory_step, "step_number", "")
+        return traced_generator(steps, SpanKind.STEP, f"step {number}", "action")
+
+    return mark(_step_stream, original)
+
+
+def wrap_planning_step(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _generate_planning_step(self: Any, *args: Any, **kwargs: Any) -> Any:
+        steps = original(self, *args, **kwargs)
+        if not collector().is_enabled():
+            return steps
+        return traced_generator(steps, SpanKind.STEP, "planning", "planning")
+
+    return mark(_generate_planning_step, original)

@@ -1,0 +1,96 @@
+"""Fail-safe helpers: telemetry errors are recorded here and never reach the host.
+
+The counts and messages live in the C++ engine's error handler, so errors of the engine and of
+this Python front are summarised together.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from datetime import datetime, timezone
+from typing import Any, Callable, TypeVar
+
+from . import _core
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def record_error(operation: str, error: BaseException | str) -> None:
+    """Records a telemetry failure under `operation`; never raises."""
+    try:
+        message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        _core.record_error(str(operation), message)
+    except Exception:  # noqa: BLE001 - the last line of defence must not raise either
+        pass
+
+
+def safe_telemetry_operation(operation: str) -> Callable[[F], F]:
+    """Decorator: the function's exceptions are recorded under `operation`; it returns None.
+
+    Works on plain and async functions. Use it for telemetry code only — never around the
+    host's own work, whose exceptions must pass unchanged.
+    """
+
+    def decorate(function: F) -> F:
+        if asyncio.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await function(*args, **kwargs)
+                except Exception as error:  # noqa: BLE001
+                    record_error(operation, error)
+                    return None
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001
+                record_error(operation, error)
+                return None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+class ErrorHandler:
+    """The view on telemetry errors: counts by operation and their latest messages."""
+
+    def get_error_summary(self) -> dict[str, dict[str, Any]]:
+        """{operation: {"count", "recent_messages", "last_time"}}; empty when all is well."""
+        try:
+            return {
+                item["operation"]: {
+                    "count": item["count"],
+                    "recent_messages": list(item["recent_messages"]),
+                    "last_time": datetime.fromtimestamp(item["last_time_us"] / 1e6, timezone.utc)
+                    if item["last_time_us"]
+                    else None,
+                }
+                for item in _core.get_error_summary()
+            }
+        except Exception:  # noqa: BLE001
+            return {}
+
+    def total_errors(self) -> int:
+        try:
+            return int(_core.total_errors())
+        except Exception:  # noqa: BLE001
+            return 0
+
+    def reset_error_state(self) -> None:
+        try:
+            _core.reset_error_state()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+_handler = ErrorHandler()
+
+
+def get_error_handler() -> ErrorHandler:
+    return _handler
