@@ -119,10 +119,15 @@ std::uint64_t TelemetryCollector::current_span() const noexcept {
 
 bool TelemetryCollector::start_task(std::string_view task_id, std::string_view description,
                                     std::string_view sop_category) noexcept {
-    if (!is_enabled()) return false;
+    return open_task(task_id, description, sop_category) != 0;
+}
+
+std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::string_view description,
+                                            std::string_view sop_category) noexcept {
+    if (!is_enabled()) return 0;
     if (task_id.empty()) {
         get_error_handler().record("start_task", "empty task id");
-        return false;
+        return 0;
     }
     try {
         auto& buffer = core_->log.local();
@@ -138,14 +143,14 @@ bool TelemetryCollector::start_task(std::string_view task_id, std::string_view d
         event.category = buffer.arena().intern(detail::clip_utf8(sop_category, detail::kMaxNameBytes));
         if (!core_->start_task(event.span_id, event.name, event.start_ns)) {
             get_error_handler().record("start_task", "task already open: " + std::string(event.name));
-            return false;
+            return 0;
         }
         core_->log.append(buffer, event);
         core_->request_code_snapshot({event.span_id, false});
-        return true;
+        return event.span_id;
     } catch (...) {
         report_exception("start_task");
-        return false;
+        return 0;
     }
 }
 

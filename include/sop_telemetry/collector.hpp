@@ -48,6 +48,10 @@ public:
     /// Opens a task; false when telemetry is off, the id is empty or the task is already open.
     bool start_task(std::string_view task_id, std::string_view description,
                     std::string_view sop_category = {}) noexcept;
+    /// start_task that returns the task's span id (0 when it was refused), for callers that
+    /// parent spans explicitly, such as the Python front.
+    std::uint64_t open_task(std::string_view task_id, std::string_view description,
+                            std::string_view sop_category = {}) noexcept;
     /// Closes an open task; false when it is not open.
     bool end_task(std::string_view task_id, TaskStatus status = TaskStatus::completed) noexcept;
 

@@ -124,6 +124,8 @@ void bind_collector(nb::module_& m) {
         .def(nb::init<>(), release_gil())
         .def("start_task", &TelemetryCollector::start_task, "task_id"_a, "description"_a,
              "sop_category"_a = "")
+        .def("open_task", &TelemetryCollector::open_task, "task_id"_a, "description"_a,
+             "sop_category"_a = "")
         .def("end_task", &TelemetryCollector::end_task, "task_id"_a,
              "status"_a = TaskStatus::completed)
         .def(

@@ -186,20 +186,33 @@ def _outcome(agent: Any) -> TaskStatus:
     return TaskStatus.COMPLETED
 
 
+# Span ids of the tasks opened for outermost runs: another thread's run must not mistake one
+# of them for a task the user opened around its own run.
+_run_tasks: set[int] = set()
+
+
 class _RunSpan:
-    """The span of one agent run, and the task it opened when it was the outermost run."""
+    """The span of one agent run, and the task it opened when it was the outermost run.
+
+    An outermost run (no span in its context) joins a task the user opened with start_task;
+    otherwise it opens a task of its own, described by the run's task text."""
 
     def __init__(self, agent: Any, task: Any) -> None:
         self.telemetry = collector()
         self.span = 0
         self.task_id: Optional[str] = None
+        self.task_span = 0
         try:
             parent = current_span.get()
-            if parent == 0 and self.telemetry.current_span() == 0:
-                self.task_id = f"run-{uuid.uuid4().hex[:12]}"
-                text = str(task)[:MAX_TASK_TEXT]
-                if not self.telemetry.start_task(self.task_id, text):
-                    self.task_id = None
+            if parent == 0:
+                open_task = self.telemetry.current_span()
+                if open_task == 0 or open_task in _run_tasks:
+                    self.task_id = f"run-{uuid.uuid4().hex[:12]}"
+                    self.task_span = self.telemetry.open_task(self.task_id, str(task)[:MAX_TASK_TEXT])
+                    _run_tasks.add(self.task_span)
+                    parent = self.task_span
+                else:
+                    parent = open_task
             name = getattr(agent, "name", None) or type(agent).__name__
             self.span = self.telemetry.begin_span(SpanKind.AGENT, str(name), parent,
                                                   _agent_type(agent))
@@ -210,7 +223,8 @@ class _RunSpan:
         try:
             if self.span:
                 self.telemetry.end_span(self.span, status, error_text(error) if error else None)
-            if self.task_id:
+            if self.task_span:
+                _run_tasks.discard(self.task_span)
                 self.telemetry.end_task(self.task_id, status)
         except Exception as failure:  # noqa: BLE001
             record_error("agent_run", failure)

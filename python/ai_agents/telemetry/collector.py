@@ -32,6 +32,15 @@ class TelemetryCollector:
             record_error("start_task", error)
             return False
 
+    def open_task(self, task_id: str, description: str = "",
+                  sop_category: Optional[str] = None) -> int:
+        """start_task that returns the task's span id (0 when refused)."""
+        try:
+            return self._core.open_task(str(task_id), str(description), sop_category or "")
+        except Exception as error:  # noqa: BLE001
+            record_error("start_task", error)
+            return 0
+
     def end_task(self, task_id: str, status: TaskStatus = TaskStatus.COMPLETED) -> bool:
         try:
             return self._core.end_task(str(task_id), status)
