@@ -101,5 +101,6 @@ class TelemetryCollector:
     def is_enabled(self) -> bool:
         try:
             return self._core.is_enabled()
-        except Exception:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001
+            record_error("is_enabled", error)
             return False

@@ -1,0 +1,137 @@
+"""AgentInstrumentor: reversibility, no double counting, user and duck-typed models, identical
+outputs, and telemetry faults that never reach the agent."""
+import smolagents.agents as agents
+import smolagents.local_python_executor as executor
+import smolagents.models as models
+import smolagents.tools as tools
+from agent_tools import WordCounter, file_reader
+from scripted_models import ScriptedModel, code
+from smolagents import CodeAgent
+from smolagents.models import ChatMessage, MessageRole
+from smolagents.monitoring import TokenUsage
+from tree import one, spans_of
+
+from ai_agents.telemetry import AgentInstrumentor, SpanKind, _tracing, get_error_handler
+
+
+def _originals():
+    return {
+        "run": agents.MultiStepAgent.__dict__["run"],
+        "code_step": agents.CodeAgent.__dict__["_step_stream"],
+        "tool_call": tools.Tool.__dict__["__call__"],
+        "model_generate": models.Model.__dict__["generate"],
+        "executor_pool": getattr(executor, "ThreadPoolExecutor", None),
+    }
+
+
+def test_uninstrument_restores_every_original_and_instrument_is_idempotent():
+    instrumentor = AgentInstrumentor.instance()
+    assert instrumentor.is_instrumented()
+    wrapped = _originals()
+    instrumentor.uninstrument()
+    instrumentor.uninstrument()  # idempotent
+    originals = _originals()
+    for name, function in originals.items():
+        assert not hasattr(function, "__sop_telemetry_original__"), name
+        assert wrapped[name] is not function or function is None, name
+    assert wrapped["run"].__sop_telemetry_original__ is originals["run"]
+    assert instrumentor.instrument()
+    assert instrumentor.instrument()  # idempotent: wrapped once, not twice
+    again = _originals()
+    assert again["run"].__sop_telemetry_original__ is originals["run"]
+    assert again["tool_call"].__sop_telemetry_original__ is originals["tool_call"]
+
+
+def _outputs(agent_factory):
+    agent = agent_factory()
+    result = agent.run("compute")
+    return result, [getattr(step, "model_output", None) for step in agent.memory.steps]
+
+
+def test_outputs_are_identical_with_and_without_telemetry(telemetry):
+    def factory():
+        model = ScriptedModel([code("n = word_counter(text='a b c')\nprint(n)"),
+                               code("final_answer(n * 2)")])
+        return CodeAgent(tools=[WordCounter()], model=model, max_steps=4)
+
+    with_telemetry = _outputs(factory)
+    instrumentor = AgentInstrumentor.instance()
+    instrumentor.uninstrument()
+    try:
+        without = _outputs(factory)
+    finally:
+        instrumentor.instrument()
+    assert with_telemetry == without == (6, with_telemetry[1])
+    assert len(telemetry.get_session_data().tasks) == 1
+
+
+class _Broken:
+    """An engine collector that says it is on, and whose every other call fails."""
+
+    def is_enabled(self):
+        return True
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise RuntimeError(f"engine call {name} failed")
+        return fail
+
+
+def test_telemetry_faults_never_reach_the_agent(telemetry):
+    get_error_handler().reset_error_state()
+    _tracing.collector()._core = _Broken()
+    model = ScriptedModel([code("print(file_reader(path='a'))"), code("final_answer('fine')")])
+    agent = CodeAgent(tools=[file_reader], model=model, max_steps=3)
+    assert agent.run("despite broken telemetry") == "fine"
+    summary = get_error_handler().get_error_summary()
+    assert summary, "the failures were recorded"
+    assert all("engine call" in m for item in summary.values() for m in item["recent_messages"])
+    assert {"begin_span", "record_llm_call", "start_task"} <= set(summary)
+
+
+def test_user_model_subclass_defined_after_instrumentation_is_traced_once(telemetry):
+    class MyModel(ScriptedModel):
+        def generate(self, messages, **kwargs):
+            return super().generate(messages, **kwargs)  # delegates: must count once
+
+    model = MyModel([code("final_answer('sub')")], input_tokens=5, output_tokens=2, model_id="mine")
+    assert CodeAgent(tools=[], model=model, max_steps=2).run("subclass") == "sub"
+    session = telemetry.get_session_data()
+    assert len(spans_of(session, SpanKind.LLM)) == 1
+    assert one(session, SpanKind.LLM).name == "mine"
+    assert session.total_tokens.total_tokens == 7
+
+
+def test_duck_typed_model_is_traced_and_call_is_not_counted_twice(telemetry):
+    class DuckModel:  # not a smolagents Model at all
+        model_id = "duck-llm"
+
+        def generate(self, messages, stop_sequences=None, **kwargs):
+            return ChatMessage(role=MessageRole.ASSISTANT, content=code("final_answer('quack')"),
+                               token_usage=TokenUsage(input_tokens=3, output_tokens=4))
+
+        def __call__(self, *args, **kwargs):
+            return self.generate(*args, **kwargs)
+
+    assert CodeAgent(tools=[], model=DuckModel(), max_steps=2).run("duck") == "quack"
+    session = telemetry.get_session_data()
+    assert one(session, SpanKind.LLM).name == "duck-llm"
+    assert session.total_tokens.total_tokens == 7
+
+
+def test_model_call_through_dunder_call_counts_once(telemetry):
+    model = ScriptedModel(["hello"], input_tokens=1, output_tokens=1)
+    model([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    assert len(spans_of(telemetry.get_session_data(), SpanKind.LLM)) == 1
+
+
+def test_cached_and_reasoning_tokens_are_read_from_the_raw_response(telemetry):
+    raw = {"usage": {"prompt_tokens": 1000, "completion_tokens": 100,
+                     "prompt_tokens_details": {"cached_tokens": 600},
+                     "completion_tokens_details": {"reasoning_tokens": 40}}}
+    model = ScriptedModel([code("final_answer(1)")], 1000, 100, model_id="gpt-4o", raw=raw)
+    CodeAgent(tools=[], model=model, max_steps=2).run("cached")
+    call = telemetry.get_session_data().tasks[0].llm_calls[0]
+    assert (call.cache_read_tokens, call.reasoning_tokens) == (600, 40)
+    expected = (400 * 2.5 + 600 * 1.25 + 100 * 10.0) / 1e6  # gpt-4o: cached input at its price
+    assert abs(call.cost_estimate - expected) < 1e-12
