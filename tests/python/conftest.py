@@ -20,8 +20,9 @@ from ai_agents.telemetry.manager import TelemetryManager, config_from_mapping  #
 
 
 @pytest.fixture
-def telemetry(tmp_path):
+def telemetry(tmp_path, monkeypatch):
     """A fresh session in tmp_path that the instrumentation records into; yields its manager."""
+    monkeypatch.delenv("SOP_TELEMETRY_DIR")  # the environment would win over storage_dir
     engine = _core.TelemetryManager()
     engine.initialize(config_from_mapping({"storage_dir": str(tmp_path), "flush_interval": 0.05,
                                            "code_metrics": False, "auto_cleanup": False}))
