@@ -1,0 +1,127 @@
+"""Zero configuration, end to end, in fresh interpreters: import-only, SOP_TELEMETRY_AUTO=1
+with no import at all, the sop-telemetry-run launcher, SOP_TELEMETRY_ENABLED=0, and Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SUPPORT = Path(__file__).parent / "support"
+AGENT_SCRIPT = """
+from scripted_models import ScriptedModel, code
+from smolagents import CodeAgent
+agent = CodeAgent(tools=[], model=ScriptedModel([code("final_answer('zero')")], 12, 3),
+                  max_steps=2, verbosity_level=0)
+print(agent.run("零配置任务"))
+"""
+
+
+def run_python(tmp_path, script, *, env=None, launcher=None):
+    environment = {key: value for key, value in os.environ.items() if key != "SOP_TELEMETRY_AUTO"}
+    environment.update({"SOP_TELEMETRY_DIR": str(tmp_path / "store"), "PYTHONPATH": str(SUPPORT),
+                        **(env or {})})
+    path = tmp_path / "app.py"
+    path.write_text(script, encoding="utf-8")
+    command = [launcher, str(path)] if launcher else [sys.executable, str(path)]
+    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+
+
+def stored_sessions(tmp_path):
+    store = tmp_path / "store"
+    files = sorted(store.glob("*.json")) if store.exists() else []
+    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+def assert_one_agent_session(tmp_path):
+    sessions = stored_sessions(tmp_path)
+    assert len(sessions) == 1
+    session = sessions[0]
+    assert session["end_time"] is not None
+    assert [t["description"] for t in session["tasks"]] == ["零配置任务"]
+    assert session["total_tokens"]["total_tokens"] == 15
+    assert session["environment"]["python_version"] == ".".join(map(str, sys.version_info[:3]))
+    assert not list((tmp_path / "store").glob("*.jsonl"))  # the journal is gone after a clean exit
+
+
+def test_importing_the_package_is_all_it_takes(tmp_path):
+    result = run_python(tmp_path, "import ai_agents.telemetry\n" + AGENT_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "zero"
+    assert_one_agent_session(tmp_path)
+
+
+def test_auto_mode_needs_no_import_at_all(tmp_path):
+    result = run_python(tmp_path, AGENT_SCRIPT, env={"SOP_TELEMETRY_AUTO": "1"})
+    assert result.returncode == 0, result.stderr
+    assert_one_agent_session(tmp_path)
+
+
+def test_without_auto_mode_nothing_is_recorded(tmp_path):
+    result = run_python(tmp_path, AGENT_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    assert stored_sessions(tmp_path) == []
+
+
+def test_launcher_runs_a_program_with_telemetry(tmp_path):
+    launcher = str(Path(sys.executable).parent / "sop-telemetry-run")
+    result = run_python(tmp_path, AGENT_SCRIPT, launcher=launcher)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "zero"
+    assert_one_agent_session(tmp_path)
+
+
+def test_disabled_by_environment_writes_nothing_and_changes_nothing(tmp_path):
+    result = run_python(tmp_path, "import ai_agents.telemetry\n" + AGENT_SCRIPT,
+                        env={"SOP_TELEMETRY_ENABLED": "0"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "zero"
+    assert not (tmp_path / "store").exists()
+
+
+def test_ctrl_c_is_still_a_keyboard_interrupt_and_the_session_is_saved(tmp_path):
+    script = ("import time, ai_agents.telemetry\n"
+              "c = ai_agents.telemetry.TelemetryCollector()\n"
+              "c.start_task('long', 'interrupted')\n"
+              "print('ready', flush=True)\n"
+              "try:\n    time.sleep(60)\n"
+              "except KeyboardInterrupt:\n    print('caught KeyboardInterrupt', flush=True)\n    raise\n")
+    (tmp_path / "app.py").write_text(script, encoding="utf-8")
+    environment = {**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")}
+    process = subprocess.Popen([sys.executable, str(tmp_path / "app.py")], env=environment,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert "caught KeyboardInterrupt" in out
+    assert "KeyboardInterrupt" in err
+    assert process.returncode != 0
+    sessions = stored_sessions(tmp_path)
+    assert len(sessions) == 1 and sessions[0]["tasks"][0]["status"] == "running"
+
+
+def test_a_killed_interpreter_leaves_a_journal_the_next_start_recovers(tmp_path):
+    script = ("import time, ai_agents.telemetry as t\n"
+              "c = t.TelemetryCollector()\n"
+              "c.record_llm_call('gpt-4o', 100, 10, 0.5)\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(60)\n")
+    (tmp_path / "app.py").write_text(script, encoding="utf-8")
+    environment = {**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store"),
+                   "SOP_TELEMETRY_FLUSH_INTERVAL_MS": "50"}
+    process = subprocess.Popen([sys.executable, str(tmp_path / "app.py")], env=environment,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    process.kill()
+    process.wait(timeout=30)
+    assert list((tmp_path / "store").glob("*.jsonl"))
+    subprocess.run([sys.executable, "-c", "import ai_agents.telemetry"], env=environment,
+                   check=True, timeout=60)
+    sessions = stored_sessions(tmp_path)
+    recovered = [s for s in sessions if s["incomplete"]]
+    assert len(recovered) == 1
+    assert recovered[0]["total_tokens"]["total_tokens"] == 110
