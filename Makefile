@@ -9,21 +9,25 @@ BUILD := build
 BUILD_ASAN := build-asan
 BUILD_TSAN := build-tsan
 
-.PHONY: all deps venv build test test-plain test-schema test-install test-asan test-tsan demo bench clean
+.PHONY: all deps venv venv-oldest build test test-plain test-schema test-install test-python test-asan test-tsan demo bench clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
-venv:
-	@bash scripts/setup-venv.sh
+# .venv: newest supported smolagents; .venv-oldest: the oldest (1.17). Both get this package.
+venv: deps
+	@bash scripts/setup-venv.sh .venv requirements-dev.txt --with-package
+
+venv-oldest: deps
+	@bash scripts/setup-venv.sh .venv-oldest requirements-oldest.txt --with-package
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: test-plain test-schema test-install test-asan test-tsan
+test: test-plain test-schema test-install test-python test-asan test-tsan
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -33,6 +37,12 @@ test-schema: build venv
 	rm -rf $(BUILD)/schema-check && mkdir -p $(BUILD)/schema-check
 	SOP_TELEMETRY_DIR=$(CURDIR)/$(BUILD)/schema-check ./$(BUILD)/examples/three_layer_demo >/dev/null
 	.venv/bin/python tests/schema/check_session_schema.py $(BUILD)/schema-check
+
+# The Python front and the smolagents instrumentation, against the newest and the oldest
+# supported smolagents.
+test-python: venv venv-oldest
+	.venv/bin/python -m pytest -q -p no:cacheprovider tests/python
+	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/python
 
 # The installed CMake package must be usable with find_package(sop_telemetry).
 test-install: build
@@ -55,8 +65,13 @@ test-tsan: deps
 demo: build
 	./$(BUILD)/examples/three_layer_demo
 
-bench: build
+bench: build venv-bench
 	python3 bench/run_benchmarks.py $(BUILD)
+	.venv-bench/bin/python bench/bench_python.py
+
+# The Python benchmark compares with openinference-instrumentation-smolagents in its own venv.
+venv-bench: deps
+	@bash scripts/setup-venv.sh .venv-bench requirements-bench.txt --with-package
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) build/python-* .venv .venv-oldest .venv-bench

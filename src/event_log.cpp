@@ -71,28 +71,69 @@ EventLog::EventLog(std::uint64_t max_events) noexcept
       }()),
       max_events_(max_events) {}
 
-ThreadBuffer& EventLog::local() {
-    struct Cached {
-        std::uint64_t generation = 0;
-        ThreadBuffer* buffer = nullptr;
-    };
-    thread_local Cached cache[4];
-    thread_local unsigned next_victim = 0;
-    for (const Cached& entry : cache)
-        if (entry.generation == generation_) return *entry.buffer;
-    ThreadBuffer& buffer = register_thread();
-    cache[next_victim++ % 4] = {generation_, &buffer};
-    return buffer;
+namespace {
+
+std::uint64_t this_thread_key() noexcept {
+    return std::hash<std::thread::id>{}(std::this_thread::get_id());
 }
 
-ThreadBuffer& EventLog::register_thread() {
-    const auto thread_key = std::hash<std::thread::id>{}(std::this_thread::get_id());
-    std::lock_guard lock(mutex_);
-    if (auto it = by_thread_.find(thread_key); it != by_thread_.end()) return *it->second;
-    const auto slot = static_cast<std::uint32_t>((buffers_.size() + 1) & 0xFFFFF);
-    buffers_.push_back(std::make_unique<ThreadBuffer>(slot));
-    by_thread_[thread_key] = buffers_.back().get();
-    return *buffers_.back();
+/// The calling thread's buffers, one per recent log; handed back when the thread exits.
+struct ThreadBuffers {
+    struct Entry {
+        std::uint64_t generation = 0;
+        ThreadBuffer* buffer = nullptr;
+        std::shared_ptr<BufferRegistry> registry;
+    };
+    static constexpr int kEntries = 4;
+    Entry entries[kEntries];
+    unsigned next_victim = 0;
+
+    ~ThreadBuffers() {
+        const std::uint64_t key = this_thread_key();
+        for (Entry& entry : entries)
+            if (entry.registry) entry.registry->release(key, entry.buffer);
+    }
+};
+
+}  // namespace
+
+ThreadBuffer& BufferRegistry::acquire(std::uint64_t thread_key) {
+    std::lock_guard lock(mutex);
+    if (auto it = by_thread.find(thread_key); it != by_thread.end()) return *it->second;
+    ThreadBuffer* buffer = nullptr;
+    if (!free.empty()) {
+        buffer = free.back();  // its previous thread has exited: one writer at a time
+        free.pop_back();
+    } else {
+        const auto slot = static_cast<std::uint32_t>((buffers.size() + 1) & 0xFFFFF);
+        buffers.push_back(std::make_unique<ThreadBuffer>(slot));
+        buffer = buffers.back().get();
+    }
+    by_thread[thread_key] = buffer;
+    return *buffer;
+}
+
+void BufferRegistry::release(std::uint64_t thread_key, ThreadBuffer* buffer) noexcept {
+    try {
+        std::lock_guard lock(mutex);
+        auto it = by_thread.find(thread_key);
+        if (it == by_thread.end() || it->second != buffer) return;
+        by_thread.erase(it);
+        free.push_back(buffer);
+    } catch (...) {
+        // Out of memory at thread exit: the buffer simply stays unused.
+    }
+}
+
+ThreadBuffer& EventLog::local() {
+    thread_local ThreadBuffers cache;
+    for (const auto& entry : cache.entries)
+        if (entry.generation == generation_) return *entry.buffer;
+    ThreadBuffer& buffer = registry_->acquire(this_thread_key());
+    // An evicted entry keeps its buffer mapped to this thread (no hand-back): if this thread
+    // comes back to that log, acquire() finds the same buffer again.
+    cache.entries[cache.next_victim++ % ThreadBuffers::kEntries] = {generation_, &buffer, registry_};
+    return buffer;
 }
 
 std::uint64_t EventLog::reserve(std::uint64_t wanted) noexcept {
@@ -143,10 +184,10 @@ bool EventLog::append(ThreadBuffer& buffer, const Event& event) noexcept {
 }
 
 std::vector<ThreadBuffer*> EventLog::buffers() const {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(registry_->mutex);
     std::vector<ThreadBuffer*> out;
-    out.reserve(buffers_.size());
-    for (const auto& buffer : buffers_) out.push_back(buffer.get());
+    out.reserve(registry_->buffers.size());
+    for (const auto& buffer : registry_->buffers) out.push_back(buffer.get());
     return out;
 }
 

@@ -93,6 +93,7 @@ struct TelemetryManager::Impl {
         if (next.price_file != config.price_file || next.storage_dir != config.storage_dir)
             writer->set_prices(load_prices(next));
         core->enabled = next.enabled;
+        core->code_metrics_enabled = next.code_metrics;
         config = next;
     }
 };

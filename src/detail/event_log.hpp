@@ -94,6 +94,20 @@ private:
     StringArena arena_;
 };
 
+/// Who owns which buffer. Shared with the threads' exit hooks, so a thread that ends after
+/// the log hands its buffer back to a registry that is still alive. A buffer given back by an
+/// exited thread is reused by the next new thread: programs that start a thread per task
+/// (smolagents runs each code step in a fresh one) keep a bounded number of buffers.
+struct BufferRegistry {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<ThreadBuffer>> buffers;
+    std::unordered_map<std::uint64_t, ThreadBuffer*> by_thread;
+    std::vector<ThreadBuffer*> free;
+
+    ThreadBuffer& acquire(std::uint64_t thread_key);
+    void release(std::uint64_t thread_key, ThreadBuffer* buffer) noexcept;
+};
+
 class EventLog {
 public:
     explicit EventLog(std::uint64_t max_events) noexcept;
@@ -116,16 +130,13 @@ public:
     std::uint64_t generation() const noexcept { return generation_; }
 
 private:
-    ThreadBuffer& register_thread();
     /// Takes up to `wanted` events of the budget; returns how many it got.
     std::uint64_t reserve(std::uint64_t wanted) noexcept;
 
     const std::uint64_t generation_;
     const std::uint64_t max_events_;
     std::atomic<std::uint64_t> events_reserved_{0};
-    mutable std::mutex mutex_;
-    std::vector<std::unique_ptr<ThreadBuffer>> buffers_;
-    std::unordered_map<std::uint64_t, ThreadBuffer*> by_thread_;
+    const std::shared_ptr<BufferRegistry> registry_ = std::make_shared<BufferRegistry>();
 };
 
 /// Wall clock in nanoseconds since the Unix epoch.

@@ -58,7 +58,7 @@ public:
     /// Queues a git snapshot for the worker (no-op when code metrics are off).
     void request_code_snapshot(const CodeSnapshotJob& job);
     std::vector<CodeSnapshotJob> take_code_jobs();
-    bool code_metrics_enabled = true;
+    std::atomic<bool> code_metrics_enabled{true};
 
     void set_code_metrics(std::uint64_t task_span, CodeMetrics metrics);
     std::map<std::uint64_t, CodeMetrics> code_metrics() const;

@@ -1,6 +1,10 @@
 #include "test_support.hpp"
 
+#include "detail/event_log.hpp"
+
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include <thread>
 
@@ -62,6 +66,29 @@ TEST(Concurrency, EightThreadsRecordWithoutLosingAnEvent) {
         testing::read_text(dir / (s.session_id + ".json")));
     ASSERT_TRUE(stored.has_value());
     EXPECT_EQ(stored->total_tokens.total_tokens, s.total_tokens.total_tokens);
+}
+
+}  // namespace
+}  // namespace sop_telemetry
+
+namespace sop_telemetry {
+namespace {
+
+TEST(Concurrency, ShortLivedThreadsReuseBuffersAndLoseNothing) {
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    TelemetryCollector collector = manager->get_collector();
+    constexpr int kThreads = 200;
+    for (int i = 0; i < kThreads; ++i) {
+        std::thread([&] { collector.record_tool_usage("step_tool", 0.001); }).join();
+    }
+    const TelemetrySession s = manager->get_session_data().value();
+    EXPECT_EQ(s.outside_tasks.tools.size(), std::size_t(kThreads));
+    std::set<std::uint64_t> ids;
+    for (const auto& tool : s.outside_tasks.tools) ids.insert(tool.span_id);
+    EXPECT_EQ(ids.size(), std::size_t(kThreads)) << "span ids stay unique across reuse";
+    // One thread at a time: a handful of buffers, not one per thread (each holds a chunk).
+    EXPECT_LT(manager->get_storage_stats().memory_bytes, 4 * sizeof(detail::ThreadBuffer::Chunk));
 }
 
 }  // namespace

@@ -199,6 +199,7 @@ class _RunSpan:
 
     def __init__(self, agent: Any, task: Any) -> None:
         self.telemetry = collector()
+        self.agent = agent
         self.span = 0
         self.task_id: Optional[str] = None
         self.task_span = 0
@@ -221,6 +222,7 @@ class _RunSpan:
 
     def finish(self, status: TaskStatus, error: Optional[BaseException] = None) -> None:
         try:
+            _end_step(self.agent, None)
             if self.span:
                 self.telemetry.end_span(self.span, status, error_text(error) if error else None)
             if self.task_span:
@@ -261,15 +263,17 @@ def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
     def run_in_span() -> Any:
         iterator = iter(steps)
         error: Optional[BaseException] = None
+        inner = run_span.span  # the span current inside the run, carried from item to item
         try:
             while True:
                 previous = current_span.get()
-                current_span.set(run_span.span or previous)
+                current_span.set(inner or previous)
                 try:
                     item = next(iterator)
                 except StopIteration:
                     return
                 finally:
+                    inner = current_span.get()
                     current_span.set(previous)
                 yield item
         except BaseException as failure:
@@ -277,7 +281,12 @@ def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
             if isinstance(failure, GeneratorExit):
                 close = getattr(iterator, "close", None)
                 if close is not None:
-                    close()
+                    previous = current_span.get()
+                    current_span.set(inner or previous)
+                    try:
+                        close()
+                    finally:
+                        current_span.set(previous)
             raise
         finally:
             if error is None:
@@ -290,22 +299,70 @@ def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
     return run_in_span()
 
 
+# --- steps -------------------------------------------------------------------------------
+# A step span opens when smolagents starts the step (the step generator is created) and closes
+# in `_finalize_step`, where the step arrives complete with its error. While it is open it is
+# the current span, so the step's LLM and tool calls hang under it. No generator is wrapped:
+# this costs two engine calls per step.
+
+_open_steps: dict[int, tuple[int, int]] = {}  # id(agent) -> (step span, span to restore)
+
+
+def _begin_step(agent: Any, name: str, detail: str) -> None:
+    telemetry = collector()
+    if not telemetry.is_enabled():
+        return
+    try:
+        _end_step(agent, None)  # a step never finalised (planning before 1.20) ends here
+        parent = current_span.get()
+        span = telemetry.begin_span(SpanKind.STEP, name, parent, detail)
+        if span:
+            _open_steps[id(agent)] = (span, parent)
+            current_span.set(span)
+    except Exception as failure:  # noqa: BLE001
+        record_error("step", failure)
+
+
+def _end_step(agent: Any, memory_step: Any) -> None:
+    entry = _open_steps.pop(id(agent), None)
+    if entry is None:
+        return
+    span, parent = entry
+    error = getattr(memory_step, "error", None)
+    if error is None:
+        collector().end_span(span)
+    else:
+        collector().end_span(span, TaskStatus.FAILED, error_text(error))
+    # Only where the step is current: a generator closed by the garbage collector runs in
+    # whatever context triggered the collection, which must not be changed.
+    if current_span.get() == span:
+        current_span.set(parent)
+
+
 def wrap_step_stream(original: Callable[..., Any]) -> Callable[..., Any]:
     def _step_stream(self: Any, memory_step: Any, *args: Any, **kwargs: Any) -> Any:
-        steps = original(self, memory_step, *args, **kwargs)
-        if not collector().is_enabled():
-            return steps
-        number = getattr(memory_step, "step_number", "")
-        return traced_generator(steps, SpanKind.STEP, f"step {number}", "action")
+        _begin_step(self, f"step {getattr(memory_step, 'step_number', '')}", "action")
+        return original(self, memory_step, *args, **kwargs)
 
     return mark(_step_stream, original)
 
 
 def wrap_planning_step(original: Callable[..., Any]) -> Callable[..., Any]:
     def _generate_planning_step(self: Any, *args: Any, **kwargs: Any) -> Any:
-        steps = original(self, *args, **kwargs)
-        if not collector().is_enabled():
-            return steps
-        return traced_generator(steps, SpanKind.STEP, "planning", "planning")
+        _begin_step(self, "planning", "planning")
+        return original(self, *args, **kwargs)
 
     return mark(_generate_planning_step, original)
+
+
+def wrap_finalize_step(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _finalize_step(self: Any, memory_step: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, memory_step, *args, **kwargs)
+        finally:
+            try:
+                _end_step(self, memory_step)
+            except Exception as failure:  # noqa: BLE001
+                record_error("step", failure)
+
+    return mark(_finalize_step, original)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import weakref
 from typing import Any, Callable
 
 from . import _smolagents_wrappers as wrappers
@@ -57,7 +58,8 @@ class AgentInstrumentor:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._patches: list[tuple[Any, str, Any]] = []  # (owner, attribute, original)
-        self._checked_classes: set[type] = set()
+        # Weak: agents often build tool classes on the fly (@tool); they must not be kept alive.
+        self._checked_classes: weakref.WeakSet[type] = weakref.WeakSet()
         self._instrumented = False
 
     @classmethod
@@ -118,6 +120,7 @@ class AgentInstrumentor:
 
         self._patch(agents.MultiStepAgent, "run",
                     lambda original: wrappers.wrap_run(original, self.prepare_agent))
+        self._patch(agents.MultiStepAgent, "_finalize_step", wrappers.wrap_finalize_step)
         for cls in [agents.MultiStepAgent, *_all_subclasses(agents.MultiStepAgent)]:
             self._patch_agent_class(cls)
         for cls in [models.Model, *_all_subclasses(models.Model)]:

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Python-side benchmarks (issue 3), run by `make bench` in .venv-bench.
+
+1. Python -> engine record_llm_call, per call (target <= 1.5 us).
+2. A 20-step CodeAgent run (a tool call every step, zero-latency scripted model) with no
+   instrumentation, with ours, and with openinference-instrumentation-smolagents + the
+   OpenTelemetry SDK (simple processor, in-memory exporter). Each configuration runs in its own
+   fresh interpreter; rounds alternate between them so drift hits all three alike; medians are
+   compared (target: ours <= +1 %). Also reported: how many LLM spans each recorded for the
+   scripted model, which is a user subclass of smolagents.Model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 20
+RUNS_PER_ROUND = 30
+ROUNDS = 5
+
+
+def build_agent():
+    sys.path.insert(0, str(ROOT / "tests" / "python" / "support"))
+    from scripted_models import ScriptedModel, code
+    from smolagents import CodeAgent, tool
+
+    @tool
+    def add_one(x: int) -> int:
+        """Adds one.
+
+        Args:
+            x: A number.
+        """
+        return x + 1
+
+    script = [code(f"x = add_one(x={i})\nprint(x)") for i in range(STEPS - 1)]
+    script.append(code("final_answer(add_one(x=41))"))
+    model = ScriptedModel(script, input_tokens=100, output_tokens=10)
+    agent = CodeAgent(tools=[add_one], model=model, max_steps=STEPS, verbosity_level=-1)
+    return agent, model
+
+
+def worker(mode: str) -> None:
+    """Times RUNS_PER_ROUND runs in this interpreter and prints a JSON line."""
+    llm_spans = None
+    if mode == "ours":
+        import ai_agents.telemetry  # noqa: F401 - zero config: starts and instruments
+    elif mode == "openinference":
+        from openinference.instrumentation.smolagents import SmolagentsInstrumentor
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        SmolagentsInstrumentor().instrument(tracer_provider=provider)
+    times = []
+    for run in range(RUNS_PER_ROUND + 3):
+        agent, model = build_agent()
+        start = time.perf_counter()
+        result = agent.run("count to twenty")
+        elapsed = time.perf_counter() - start
+        assert result == 42 and model.calls == STEPS, (result, model.calls)
+        if run >= 3:  # warm-up runs are not timed
+            times.append(elapsed)
+    if mode == "ours":
+        from ai_agents.telemetry import SpanKind, TelemetryManager
+
+        session = TelemetryManager.get_instance().get_session_data()
+        llm_spans = sum(1 for s in session.spans if s.kind == SpanKind.LLM) // (RUNS_PER_ROUND + 3)
+    elif mode == "openinference":
+        spans = exporter.get_finished_spans()
+        llm_spans = sum(1 for s in spans
+                        if (s.attributes or {}).get("openinference.span.kind") == "LLM")
+        llm_spans //= RUNS_PER_ROUND + 3
+    print(json.dumps({"mode": mode, "times": times, "llm_spans_per_run": llm_spans}))
+
+
+def record_llm_call_cost() -> tuple[float, float]:
+    """(Python collector, raw _core) microseconds per record_llm_call."""
+    import timeit
+
+    from ai_agents.telemetry import TelemetryCollector
+
+    collector = TelemetryCollector()
+    raw = collector._core
+    n = 200_000
+    python = min(timeit.repeat(lambda: collector.record_llm_call("gpt-4o", 1200, 300, 0.8),
+                               number=n, repeat=5)) / n
+    engine = min(timeit.repeat(lambda: raw.record_llm_call("gpt-4o", 1200, 300, 0.8),
+                               number=n, repeat=5)) / n
+    return python * 1e6, engine * 1e6
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        worker(sys.argv[2])
+        return 0
+    store = tempfile.mkdtemp(prefix="sop_bench_")
+    env = {**os.environ, "SOP_TELEMETRY_DIR": store, "SOP_TELEMETRY_AUTO": "0"}
+    os.environ["SOP_TELEMETRY_DIR"] = store
+    python_us, engine_us = record_llm_call_cost()
+    results: dict[str, dict] = {m: {"times": [], "llm_spans_per_run": None}
+                                for m in ("bare", "ours", "openinference")}
+    for _ in range(ROUNDS):
+        for mode in results:
+            out = subprocess.run([sys.executable, __file__, "--worker", mode], env=env,
+                                 capture_output=True, text=True, check=True).stdout
+            data = json.loads(out.strip().splitlines()[-1])
+            results[mode]["times"] += data["times"]
+            results[mode]["llm_spans_per_run"] = data["llm_spans_per_run"]
+    median = {m: statistics.median(r["times"]) * 1e3 for m, r in results.items()}
+    overhead = {m: (median[m] / median["bare"] - 1) * 100 for m in median}
+    per_step_us = (median["ours"] - median["bare"]) * 1e3 / STEPS
+    print(f"record_llm_call from Python: {python_us:.2f} us per call "
+          f"(raw _core: {engine_us:.2f} us)  target <= 1.5 us  "
+          f"{'ok' if python_us <= 1.5 else 'MISSED'}")
+    print(f"{STEPS}-step CodeAgent run, median of {ROUNDS * RUNS_PER_ROUND} runs each:")
+    for mode in results:
+        spans = results[mode]["llm_spans_per_run"]
+        print(f"  {mode:14s} {median[mode]:7.2f} ms  {overhead[mode]:+6.1f} %"
+              + (f"  LLM spans per run: {spans}" if spans is not None else ""))
+    print(f"  ours: {per_step_us:.1f} us of telemetry per step (step + LLM call + tool call); "
+          f"target <= +1 %  {'ok' if overhead['ours'] <= 1.0 else 'MISSED'}")
+    print(f"  openinference / ours overhead ratio: "
+          f"{overhead['openinference'] / max(overhead['ours'], 1e-9):.0f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
