@@ -71,6 +71,14 @@ Config resolve_config(Config config, std::vector<std::string>* problems) noexcep
             else
                 note(problems, "SOP_TELEMETRY_ENABLED=\"" + enabled + "\" is not 0/1; ignored");
         }
+        if (const std::string metrics = env("SOP_TELEMETRY_CODE_METRICS"); !metrics.empty()) {
+            if (metrics == "0" || metrics == "false" || metrics == "no" || metrics == "off")
+                config.code_metrics = false;
+            else if (metrics == "1" || metrics == "true" || metrics == "yes" || metrics == "on")
+                config.code_metrics = true;
+            else
+                note(problems, "SOP_TELEMETRY_CODE_METRICS=\"" + metrics + "\" is not 0/1; ignored");
+        }
         if (std::string dir = env("SOP_TELEMETRY_DIR"); !dir.empty()) config.storage_dir = dir;
         if (config.storage_dir.empty()) config.storage_dir = default_storage_dir();
         if (const std::string level = env("SOP_TELEMETRY_LOG_LEVEL"); !level.empty()) {

@@ -65,6 +65,11 @@ std::vector<CodeSnapshotJob> SessionCore::take_code_jobs() {
     return jobs;
 }
 
+bool SessionCore::has_code_jobs() const {
+    std::lock_guard lock(mutex_);
+    return !code_jobs_.empty();
+}
+
 void SessionCore::set_code_metrics(std::uint64_t task_span, CodeMetrics metrics) {
     std::lock_guard lock(mutex_);
     code_metrics_[task_span] = std::move(metrics);

@@ -92,18 +92,39 @@ void SessionWriter::count_failure(const char* operation, const std::string& erro
 }
 
 void SessionWriter::run_worker() {
+    // Two cadences: the journal is appended (and synced) once per flush interval; git
+    // snapshots for code metrics are taken when tasks start or end, at most one batch per
+    // kSnapshotSpacing — back-to-back short tasks share a snapshot instead of each starting git.
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kSnapshotSpacing = std::chrono::milliseconds(250);
+    auto next_flush = Clock::now() + std::chrono::milliseconds(interval_ms_.load());
+    auto next_snapshot = Clock::now();
     while (!stop_.load()) {
-        core_->wait_for_work(interval_ms_.load());
-        if (stop_.load()) break;
+        const auto now = Clock::now();
+        auto wake_at = next_flush;
+        if (core_->has_code_jobs()) wake_at = std::min(wake_at, std::max(now, next_snapshot));
+        if (wake_at > now) {
+            core_->wait_for_work(
+                std::chrono::duration_cast<std::chrono::milliseconds>(wake_at - now).count() + 1);
+            continue;  // woken early (new jobs, new interval, stop): plan again
+        }
         try {
             std::lock_guard io(io_mutex_);
-            tick();
+            if (core_->has_code_jobs() && now >= next_snapshot) {
+                process_code_jobs();
+                next_snapshot = Clock::now() + kSnapshotSpacing;
+            }
+            if (now >= next_flush) {
+                append_journal();
+                next_flush = Clock::now() + std::chrono::milliseconds(interval_ms_.load());
+            }
         } catch (const std::exception& error) {
             get_error_handler().record("worker", error.what());
         }
     }
 }
 
+/// Everything pending, at once (explicit flushes).
 void SessionWriter::tick() {
     process_code_jobs();
     append_journal();
@@ -119,10 +140,11 @@ void SessionWriter::process_code_jobs() {
         std::error_code ignored;
         storage = std::filesystem::weakly_canonical(store_->directory(), ignored).string();
     }
+    // One snapshot serves every job of the batch: they all happened since the last one.
+    const TreeSnapshot snapshot = snapshot_git_tree(root, storage);
     for (const CodeSnapshotJob& job : jobs) {
-        TreeSnapshot snapshot = snapshot_git_tree(root, storage);
         if (!job.at_end) {
-            task_start_snapshots_[job.task_span] = std::move(snapshot);
+            task_start_snapshots_[job.task_span] = snapshot;
             continue;
         }
         auto start = task_start_snapshots_.find(job.task_span);

@@ -38,8 +38,8 @@ struct Config {
     LogLevel log_level = LogLevel::warning;
 };
 
-/// Applies SOP_TELEMETRY_ENABLED, SOP_TELEMETRY_DIR, SOP_TELEMETRY_LOG_LEVEL and
-/// SOP_TELEMETRY_FLUSH_INTERVAL_MS, validates every field and fixes invalid ones (each fix is
+/// Applies SOP_TELEMETRY_ENABLED, SOP_TELEMETRY_DIR, SOP_TELEMETRY_LOG_LEVEL,
+/// SOP_TELEMETRY_FLUSH_INTERVAL_MS and SOP_TELEMETRY_CODE_METRICS, validates every field and fixes invalid ones (each fix is
 /// described in `problems`).
 Config resolve_config(Config config, std::vector<std::string>* problems = nullptr) noexcept;
 

@@ -58,6 +58,7 @@ public:
     /// Queues a git snapshot for the worker (no-op when code metrics are off).
     void request_code_snapshot(const CodeSnapshotJob& job);
     std::vector<CodeSnapshotJob> take_code_jobs();
+    bool has_code_jobs() const;
     std::atomic<bool> code_metrics_enabled{true};
 
     void set_code_metrics(std::uint64_t task_span, CodeMetrics metrics);

@@ -40,11 +40,15 @@ TEST(Config, StorageDirectoryFollowsXdgThenHome) {
 TEST(Config, EnvironmentOverridesCode) {
     ScopedEnv enabled("SOP_TELEMETRY_ENABLED", "0");
     ScopedEnv level("SOP_TELEMETRY_LOG_LEVEL", "DEBUG");
+    ScopedEnv metrics("SOP_TELEMETRY_CODE_METRICS", "off");
+    ScopedEnv interval("SOP_TELEMETRY_FLUSH_INTERVAL_MS", "250");
     Config requested;
     requested.enabled = true;
     const Config config = resolve_config(requested);
     EXPECT_FALSE(config.enabled);
     EXPECT_EQ(config.log_level, LogLevel::debug);
+    EXPECT_FALSE(config.code_metrics);
+    EXPECT_EQ(config.flush_interval, std::chrono::milliseconds(250));
 }
 
 TEST(Config, InvalidValuesGetAMessageAndTheDefault) {

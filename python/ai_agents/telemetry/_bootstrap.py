@@ -7,10 +7,10 @@ import atexit
 import logging
 import os
 import platform
-import sys
 
 from . import _core
 from .error_handler import record_error
+from ._import_hook import when_imported
 from .instrumentor import AgentInstrumentor
 from .manager import TelemetryManager, config_from_mapping
 
@@ -35,7 +35,7 @@ def disabled_by_environment() -> bool:
     return os.environ.get("SOP_TELEMETRY_ENABLED", "").strip().lower() in {"0", "false", "no", "off"}
 
 
-def _instrument_smolagents(_module: object = None) -> None:
+def _instrument_smolagents() -> None:
     AgentInstrumentor.instance().instrument()
 
 
@@ -68,10 +68,4 @@ def start() -> None:
 
 
 def _register_smolagents_hook() -> None:
-    try:
-        import wrapt
-
-        wrapt.register_post_import_hook(_instrument_smolagents, "smolagents")
-    except ImportError:
-        if "smolagents" in sys.modules:
-            _instrument_smolagents()
+    when_imported("smolagents", _instrument_smolagents)

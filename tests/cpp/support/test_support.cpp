@@ -78,7 +78,8 @@ class CleanEnvironment : public ::testing::Environment {
 public:
     void SetUp() override {
         for (const char* name : {"SOP_TELEMETRY_DIR", "SOP_TELEMETRY_ENABLED",
-                                 "SOP_TELEMETRY_LOG_LEVEL", "SOP_TELEMETRY_FLUSH_INTERVAL_MS"})
+                                 "SOP_TELEMETRY_LOG_LEVEL", "SOP_TELEMETRY_FLUSH_INTERVAL_MS",
+                                 "SOP_TELEMETRY_CODE_METRICS"})
             ::unsetenv(name);
         get_error_handler().set_log_callback([](LogLevel, std::string_view) {});
     }
