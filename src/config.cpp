@@ -18,6 +18,16 @@ void note(std::vector<std::string>* problems, std::string message) {
     if (problems) problems->push_back(std::move(message));
 }
 
+/// A 0/1-style variable; unset when absent or not understood (then a problem is noted).
+std::optional<bool> env_flag(const char* name, std::vector<std::string>* problems) {
+    const std::string value = env(name);
+    if (value.empty()) return std::nullopt;
+    if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+    if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+    note(problems, std::string(name) + "=\"" + value + "\" is not 0/1; ignored");
+    return std::nullopt;
+}
+
 std::string home_directory() {
     if (std::string home = env("HOME"); !home.empty()) return home;
     if (const passwd* entry = getpwuid(getuid()); entry && entry->pw_dir) return entry->pw_dir;
@@ -63,22 +73,9 @@ std::string default_storage_dir() noexcept {
 
 Config resolve_config(Config config, std::vector<std::string>* problems) noexcept {
     try {
-        if (const std::string enabled = env("SOP_TELEMETRY_ENABLED"); !enabled.empty()) {
-            if (enabled == "0" || enabled == "false" || enabled == "no" || enabled == "off")
-                config.enabled = false;
-            else if (enabled == "1" || enabled == "true" || enabled == "yes" || enabled == "on")
-                config.enabled = true;
-            else
-                note(problems, "SOP_TELEMETRY_ENABLED=\"" + enabled + "\" is not 0/1; ignored");
-        }
-        if (const std::string metrics = env("SOP_TELEMETRY_CODE_METRICS"); !metrics.empty()) {
-            if (metrics == "0" || metrics == "false" || metrics == "no" || metrics == "off")
-                config.code_metrics = false;
-            else if (metrics == "1" || metrics == "true" || metrics == "yes" || metrics == "on")
-                config.code_metrics = true;
-            else
-                note(problems, "SOP_TELEMETRY_CODE_METRICS=\"" + metrics + "\" is not 0/1; ignored");
-        }
+        if (auto enabled = env_flag("SOP_TELEMETRY_ENABLED", problems)) config.enabled = *enabled;
+        if (auto metrics = env_flag("SOP_TELEMETRY_CODE_METRICS", problems))
+            config.code_metrics = *metrics;
         if (std::string dir = env("SOP_TELEMETRY_DIR"); !dir.empty()) config.storage_dir = dir;
         if (config.storage_dir.empty()) config.storage_dir = default_storage_dir();
         if (const std::string level = env("SOP_TELEMETRY_LOG_LEVEL"); !level.empty()) {

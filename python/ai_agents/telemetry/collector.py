@@ -26,11 +26,7 @@ class TelemetryCollector:
 
     def start_task(self, task_id: str, description: str = "",
                    sop_category: Optional[str] = None) -> bool:
-        try:
-            return self._core.start_task(str(task_id), str(description), sop_category or "")
-        except Exception as error:  # noqa: BLE001
-            record_error("start_task", error)
-            return False
+        return self.open_task(task_id, description, sop_category) != 0
 
     def open_task(self, task_id: str, description: str = "",
                   sop_category: Optional[str] = None) -> int:
