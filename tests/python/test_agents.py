@@ -171,3 +171,18 @@ def test_runs_in_threads_each_get_their_own_task(telemetry):
     assert sorted(t.description for t in session.tasks) == [f"job {i}" for i in range(4)]
     for task in session.tasks:
         assert len(task.llm_calls) == 1
+
+
+def test_planning_steps_are_spans_with_their_llm_call(telemetry):
+    model = ScriptedModel(["1. answer\n<end_plan>", code("final_answer('planned')")],
+                          input_tokens=20, output_tokens=2)
+    agent = CodeAgent(tools=[], model=model, max_steps=3, planning_interval=1)
+    assert agent.run("plan first") == "planned"
+    session = telemetry.get_session_data()
+    planning = one(session, SpanKind.STEP, "planning")
+    assert planning.detail == "planning"
+    assert [s.kind for s in children(session, planning)] == [SpanKind.LLM]
+    assert planning.end_time is not None
+    step = one(session, SpanKind.STEP, "step 1")
+    assert [s.kind for s in children(session, step)] == [SpanKind.LLM, SpanKind.TOOL]
+    assert session.total_tokens.total_tokens == 44  # the planning call's tokens are counted
