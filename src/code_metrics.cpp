@@ -90,9 +90,18 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, int
         std::vector<std::string> argv_copy = argv;
         for (auto& arg : argv_copy) args.push_back(arg.data());
         args.push_back(nullptr);
+        // The worker thread blocks all signals; the child starts with none blocked.
+        posix_spawnattr_t attributes;
+        posix_spawnattr_init(&attributes);
+        sigset_t none;
+        sigemptyset(&none);
+        posix_spawnattr_setsigmask(&attributes, &none);
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
         pid_t pid = 0;
-        const int spawned = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+        const int spawned =
+            ::posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), envp.data());
         posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attributes);
         ::close(pipe_fds[1]);
         if (spawned != 0) {
             ::close(pipe_fds[0]);

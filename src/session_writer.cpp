@@ -4,7 +4,9 @@
 
 #include <sop_telemetry/error_handler.hpp>
 
+#include <csignal>
 #include <filesystem>
+#include <pthread.h>
 
 namespace sop_telemetry::detail {
 
@@ -27,7 +29,14 @@ SessionWriter::~SessionWriter() {
 
 void SessionWriter::start(std::chrono::milliseconds interval) {
     interval_ms_ = interval.count();
+    // The worker blocks every signal, so a signal sent to the process (Ctrl-C) is delivered to
+    // one of the host's threads — Python only raises KeyboardInterrupt promptly when its main
+    // thread is the one interrupted.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
     worker_ = std::thread([this] { run_worker(); });
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void SessionWriter::set_interval(std::chrono::milliseconds interval) noexcept {

@@ -83,7 +83,12 @@ def test_disabled_by_environment_writes_nothing_and_changes_nothing(tmp_path):
 
 
 def test_ctrl_c_is_still_a_keyboard_interrupt_and_the_session_is_saved(tmp_path):
-    script = ("import time, ai_agents.telemetry\n"
+    # A shell starts background jobs with SIGINT ignored; the program first takes the default
+    # Python handler, as a program run from a terminal has, then checks telemetry keeps it.
+    script = ("import signal, time\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              "import ai_agents.telemetry\n"
+              "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
               "c = ai_agents.telemetry.TelemetryCollector()\n"
               "c.start_task('long', 'interrupted')\n"
               "print('ready', flush=True)\n"
