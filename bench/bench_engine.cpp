@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <sstream>
-#include <malloc.h>
+#include <fstream>
 #include <unistd.h>
 
 using namespace sop_telemetry;
@@ -36,11 +36,13 @@ std::unique_ptr<TelemetryManager> bench_manager(std::uint64_t max_events = 100'0
     return manager;
 }
 
-/// Bytes the heap has handed out (brk and mmap), from glibc's own accounting: unlike RSS it
-/// does not depend on what earlier benchmarks freed.
-std::size_t heap_bytes_in_use() {
-    const struct mallinfo2 info = ::mallinfo2();
-    return info.uordblks + info.hblkhd;
+/// Resident memory. Event chunks come from fresh, populated mmap slabs, so the growth of RSS
+/// while recording is what the events really cost.
+std::size_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::size_t pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
 /// A realistic session: tasks → agents → steps → LLM and tool calls; `events` in total.
@@ -64,21 +66,27 @@ void record_session(TelemetryCollector& collector, int events) {
     }
 }
 
-std::unique_ptr<TelemetryManager> shared_manager;
+/// One manager for every repetition, never shut down: ending a session folds and writes it,
+/// which for tens of millions of benchmark events would cost more time and memory than the
+/// benchmark itself.
+TelemetryManager& shared_manager() {
+    static TelemetryManager* manager = bench_manager().release();
+    return *manager;
+}
 
 void BM_RecordLlmCall(benchmark::State& state) {
-    if (state.thread_index() == 0) shared_manager = bench_manager();
-    TelemetryCollector collector = shared_manager->get_collector();
+    TelemetryCollector collector = shared_manager().get_collector();
     for (auto _ : state) collector.record_llm_call("gpt-4o", 1200, 300, 0.8);
     state.SetItemsProcessed(state.iterations());
     if (state.thread_index() == 0) {
         // Every call of every thread must be in the session: report what was lost.
-        const auto stats = shared_manager->get_storage_stats();
+        const auto stats = shared_manager().get_storage_stats();
         state.counters["dropped"] = static_cast<double>(stats.dropped_events);
         state.counters["recorded"] = static_cast<double>(stats.events_recorded);
     }
 }
-BENCHMARK(BM_RecordLlmCall)->Threads(1)->Threads(2)->Repetitions(5)->ReportAggregatesOnly(true)->UseRealTime();
+BENCHMARK(BM_RecordLlmCall)->Threads(1)->Threads(2)->Iterations(2'000'000)->Repetitions(5)
+    ->ReportAggregatesOnly(true)->UseRealTime();
 
 void BM_RecordLlmCallDisabled(benchmark::State& state) {
     auto manager = bench_manager();
@@ -131,9 +139,9 @@ void BM_MemoryPerEvent(benchmark::State& state) {
         auto manager = bench_manager();
         TelemetryCollector collector = manager->get_collector();
         collector.record_llm_call("warm-up", 1, 1, 0);
-        const std::size_t before = heap_bytes_in_use();
+        const std::size_t before = resident_bytes();
         for (int i = 0; i < kEvents; ++i) collector.record_llm_call("gpt-4o", 1200, 300, 0.8);
-        const std::size_t after = heap_bytes_in_use();
+        const std::size_t after = resident_bytes();
         state.counters["bytes_per_event"] = static_cast<double>(after - before) / kEvents;
         state.counters["accounted_bytes_per_event"] =
             static_cast<double>(manager->get_storage_stats().memory_bytes) / kEvents;

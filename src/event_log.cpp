@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <sys/mman.h>
 #include <thread>
+#include <type_traits>
 
 namespace sop_telemetry::detail {
 
@@ -43,11 +45,48 @@ std::string_view StringArena::intern(std::string_view text) {
     return stored;
 }
 
-ThreadBuffer::~ThreadBuffer() {
-    for (Chunk* chunk = head_; chunk != nullptr;) {
-        Chunk* next = chunk->next.load(std::memory_order_relaxed);
-        delete chunk;
-        chunk = next;
+ChunkSlabs::~ChunkSlabs() {
+    for (void* slab : slabs_) ::munmap(slab, kSlabBytes);
+}
+
+ThreadBuffer::Chunk* ChunkSlabs::allocate() noexcept {
+    static_assert(std::is_trivially_destructible_v<ThreadBuffer::Chunk>);
+    constexpr std::size_t kSize = (sizeof(ThreadBuffer::Chunk) + 63) & ~std::size_t{63};
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (left_ >= kSize) {
+                void* memory = next_;
+                next_ += kSize;
+                left_ -= kSize;
+                return new (memory) ThreadBuffer::Chunk();
+            }
+            if (spare_ != nullptr) {
+                next_ = static_cast<char*>(spare_);
+                left_ = kSlabBytes;
+                spare_ = nullptr;
+                continue;
+            }
+        }
+        // Outside the lock, so other threads keep taking chunks meanwhile. MAP_POPULATE: the
+        // kernel maps the whole slab in one call, far cheaper than a page fault on each page.
+        void* slab = ::mmap(nullptr, kSlabBytes, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (slab == MAP_FAILED) return nullptr;
+        std::lock_guard lock(mutex_);
+        try {
+            slabs_.push_back(slab);
+        } catch (...) {
+            ::munmap(slab, kSlabBytes);
+            return nullptr;
+        }
+        reserved_.fetch_add(kSlabBytes, std::memory_order_relaxed);
+        if (spare_ == nullptr) {
+            spare_ = slab;  // taken on the next round (or by whoever gets there first)
+        } else {
+            next_ = static_cast<char*>(slab);  // two threads mapped at once: use this one now
+            left_ = kSlabBytes;
+        }
     }
 }
 
@@ -162,7 +201,7 @@ bool EventLog::append(ThreadBuffer& buffer, const Event& event) noexcept {
         if (tail_has_room) {
             buffer.tail_capacity_ += grant;
         } else {
-            auto* chunk = new (std::nothrow) ThreadBuffer::Chunk;
+            auto* chunk = registry_->slabs.allocate();
             if (chunk == nullptr) {
                 events_reserved_.fetch_sub(grant, std::memory_order_relaxed);
                 buffer.dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -212,12 +251,8 @@ std::uint64_t EventLog::recorded() const noexcept {
 }
 
 std::size_t EventLog::memory_bytes() const noexcept {
-    std::size_t total = 0;
-    for (const ThreadBuffer* buffer : buffers()) {
-        const std::size_t chunks =
-            (buffer->published() + ThreadBuffer::kChunkEvents - 1) / ThreadBuffer::kChunkEvents;
-        total += chunks * sizeof(ThreadBuffer::Chunk) + buffer->arena_.bytes_reserved();
-    }
+    std::size_t total = registry_->slabs.bytes_reserved();
+    for (const ThreadBuffer* buffer : buffers()) total += buffer->arena_.bytes_reserved();
     return total;
 }
 

@@ -69,7 +69,6 @@ public:
     };
 
     explicit ThreadBuffer(std::uint32_t slot) noexcept : slot_(slot) {}
-    ~ThreadBuffer();
 
     std::uint64_t next_span_id(SpanKind kind) noexcept {
         return (std::uint64_t{slot_} << 44) | (std::uint64_t(kind) << 40) | (++counter_ & 0xFFFFFFFFFFull);
@@ -94,11 +93,36 @@ private:
     StringArena arena_;
 };
 
+/// Chunks come from 2 MiB slabs mapped with MAP_POPULATE: in a long session every chunk is fresh
+/// memory, and a page fault on each of its pages would otherwise nearly double the cost of a
+/// record. Slabs are only released with the registry (chunks are never freed one by one).
+class ChunkSlabs {
+public:
+    static constexpr std::size_t kSlabBytes = std::size_t{2} << 20;
+    ChunkSlabs() = default;
+    ChunkSlabs(const ChunkSlabs&) = delete;
+    ChunkSlabs& operator=(const ChunkSlabs&) = delete;
+    ~ChunkSlabs();
+
+    /// A new, value-initialised chunk; null when memory is exhausted.
+    ThreadBuffer::Chunk* allocate() noexcept;
+    std::size_t bytes_reserved() const noexcept { return reserved_.load(std::memory_order_relaxed); }
+
+private:
+    std::mutex mutex_;
+    std::vector<void*> slabs_;
+    char* next_ = nullptr;
+    std::size_t left_ = 0;
+    void* spare_ = nullptr;  // a mapped slab not yet in use
+    std::atomic<std::size_t> reserved_{0};
+};
+
 /// Who owns which buffer. Shared with the threads' exit hooks, so a thread that ends after
 /// the log hands its buffer back to a registry that is still alive. A buffer given back by an
 /// exited thread is reused by the next new thread: programs that start a thread per task
 /// (smolagents runs each code step in a fresh one) keep a bounded number of buffers.
 struct BufferRegistry {
+    ChunkSlabs slabs;  // declared first: released after the buffers that point into it
     std::mutex mutex;
     std::vector<std::unique_ptr<ThreadBuffer>> buffers;
     std::unordered_map<std::uint64_t, ThreadBuffer*> by_thread;
