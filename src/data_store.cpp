@@ -55,7 +55,6 @@ bool older_than(const struct stat& info, int max_age_days) {
 }
 
 bool is_session_file(const std::string& content) {
-    std::string error;
     simdjson::dom::parser parser;
     simdjson::dom::object root;
     std::int64_t schema = 0;

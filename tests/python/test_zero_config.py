@@ -91,8 +91,7 @@ def test_ctrl_c_is_still_a_keyboard_interrupt_and_the_session_is_saved(tmp_path)
               "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
               "c = ai_agents.telemetry.TelemetryCollector()\n"
               "c.start_task('long', 'interrupted')\n"
-              "print('ready', flush=True)\n"
-              "try:\n    time.sleep(60)\n"
+              "try:\n    print('ready', flush=True)\n    time.sleep(60)\n"
               "except KeyboardInterrupt:\n    print('caught KeyboardInterrupt', flush=True)\n    raise\n")
     (tmp_path / "app.py").write_text(script, encoding="utf-8")
     environment = {**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import platform
 
 from . import _core
@@ -32,7 +31,9 @@ def _log_from_engine(level: int, message: str) -> None:
 
 
 def disabled_by_environment() -> bool:
-    return os.environ.get("SOP_TELEMETRY_ENABLED", "").strip().lower() in {"0", "false", "no", "off"}
+    """The engine's own reading of SOP_TELEMETRY_ENABLED (and of every other override)."""
+    resolved, _problems = _core.resolve_config(_core.Config())
+    return not resolved.enabled
 
 
 def _instrument_smolagents() -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import uuid
+from time import perf_counter as monotonic
 from typing import Any, Callable, Optional
 
 from ._core import SpanKind, TaskStatus
 from ._tracing import (collector, current_span, error_text, inside_llm_call, is_final_answer,
-                       monotonic, status_of, traced_generator)
+                       status_of, traced_generator)
 from .error_handler import record_error
 
 MAX_TASK_TEXT = 2000

@@ -8,7 +8,6 @@ back by value, so a generator closed late or from elsewhere cannot fail to "deta
 from __future__ import annotations
 
 import contextvars
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Generator, Iterator, Optional
 
@@ -85,7 +84,7 @@ def traced_generator(generator: Iterator[Any], kind: SpanKind, name: str, detail
         raise
     finally:
         close = getattr(generator, "close", None)
-        if close is not None and error is not None and isinstance(error, GeneratorExit):
+        if isinstance(error, GeneratorExit) and close is not None:
             close()
         if span:
             try:
@@ -106,6 +105,3 @@ class ContextThreadPoolExecutor(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
-
-def monotonic() -> float:
-    return time.perf_counter()
