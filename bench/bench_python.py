@@ -43,7 +43,9 @@ def build_agent():
     script = [code(f"x = add_one(x={i})\nprint(x)") for i in range(STEPS - 1)]
     script.append(code("final_answer(add_one(x=41))"))
     model = ScriptedModel(script, input_tokens=100, output_tokens=10)
-    agent = CodeAgent(tools=[add_one], model=model, max_steps=STEPS, verbosity_level=-1)
+    # BENCH_VERBOSITY=1 is smolagents' default (console logging), -1 (default here) logs nothing.
+    verbosity = int(os.environ.get("BENCH_VERBOSITY", "-1"))
+    agent = CodeAgent(tools=[add_one], model=model, max_steps=STEPS, verbosity_level=verbosity)
     return agent, model
 
 
