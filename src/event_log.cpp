@@ -49,30 +49,66 @@ ChunkSlabs::~ChunkSlabs() {
     for (void* slab : slabs_) ::munmap(slab, kSlabBytes);
 }
 
+void* ChunkSlabs::map_slab() noexcept {
+    // MAP_POPULATE: the kernel maps the whole slab in one call, far cheaper than a page fault
+    // on each of its pages.
+    void* slab = ::mmap(nullptr, kSlabBytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    return slab == MAP_FAILED ? nullptr : slab;
+}
+
+void ChunkSlabs::prepare_spare() noexcept {
+    spare_wanted_.store(false, std::memory_order_release);
+    {
+        std::lock_guard lock(mutex_);
+        if (spare_ != nullptr) return;
+    }
+    void* slab = map_slab();
+    if (slab == nullptr) return;
+    std::lock_guard lock(mutex_);
+    if (spare_ != nullptr) {  // a recording thread mapped one meanwhile
+        ::munmap(slab, kSlabBytes);
+        return;
+    }
+    try {
+        slabs_.push_back(slab);
+    } catch (...) {
+        ::munmap(slab, kSlabBytes);
+        return;
+    }
+    reserved_.fetch_add(kSlabBytes, std::memory_order_relaxed);
+    spare_ = slab;
+}
+
 ThreadBuffer::Chunk* ChunkSlabs::allocate() noexcept {
     static_assert(std::is_trivially_destructible_v<ThreadBuffer::Chunk>);
     constexpr std::size_t kSize = (sizeof(ThreadBuffer::Chunk) + 63) & ~std::size_t{63};
+    bool took_spare = false;
     for (;;) {
         {
-            std::lock_guard lock(mutex_);
+            std::unique_lock lock(mutex_);
             if (left_ >= kSize) {
                 void* memory = next_;
                 next_ += kSize;
                 left_ -= kSize;
+                lock.unlock();
+                if (took_spare) {
+                    spare_wanted_.store(true, std::memory_order_release);
+                    if (spare_taken_) spare_taken_();
+                }
                 return new (memory) ThreadBuffer::Chunk();
             }
             if (spare_ != nullptr) {
                 next_ = static_cast<char*>(spare_);
                 left_ = kSlabBytes;
                 spare_ = nullptr;
+                took_spare = true;
                 continue;
             }
         }
-        // Outside the lock, so other threads keep taking chunks meanwhile. MAP_POPULATE: the
-        // kernel maps the whole slab in one call, far cheaper than a page fault on each page.
-        void* slab = ::mmap(nullptr, kSlabBytes, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        if (slab == MAP_FAILED) return nullptr;
+        // No spare ready (the worker is behind, or there is no worker): map one here.
+        void* slab = map_slab();
+        if (slab == nullptr) return nullptr;
         std::lock_guard lock(mutex_);
         try {
             slabs_.push_back(slab);

@@ -14,7 +14,9 @@ std::string_view clip_utf8(std::string_view text, std::size_t max_bytes) noexcep
 }
 
 SessionCore::SessionCore(std::string id, std::int64_t start, std::uint64_t max_events)
-    : session_id(std::move(id)), start_ns(start), log(max_events) {}
+    : session_id(std::move(id)), start_ns(start), log(max_events) {
+    log.slabs().set_spare_taken_callback([this] { notify_worker(); });
+}
 
 bool SessionCore::start_task(std::uint64_t span_id, std::string_view task_id,
                              std::int64_t start_ns) {

@@ -104,11 +104,13 @@ void SessionWriter::run_worker() {
     // Two cadences: the journal is appended (and synced) once per flush interval; git
     // snapshots for code metrics are taken when tasks start or end, at most one batch per
     // kSnapshotSpacing — back-to-back short tasks share a snapshot instead of each starting git.
+    // And whenever woken: a fresh memory slab for the recording threads, if they took the spare.
     using Clock = std::chrono::steady_clock;
     constexpr auto kSnapshotSpacing = std::chrono::milliseconds(250);
     auto next_flush = Clock::now() + std::chrono::milliseconds(interval_ms_.load());
     auto next_snapshot = Clock::now();
     while (!stop_.load()) {
+        if (core_->log.slabs().needs_spare()) core_->log.slabs().prepare_spare();
         const auto now = Clock::now();
         auto wake_at = next_flush;
         if (core_->has_code_jobs()) wake_at = std::min(wake_at, std::max(now, next_snapshot));

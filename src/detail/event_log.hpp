@@ -108,7 +108,19 @@ public:
     ThreadBuffer::Chunk* allocate() noexcept;
     std::size_t bytes_reserved() const noexcept { return reserved_.load(std::memory_order_relaxed); }
 
+    /// Called (by a recording thread, once per slab) when the spare slab was taken: the
+    /// background worker then maps the next one, so recording threads rarely map memory.
+    void set_spare_taken_callback(std::function<void()> callback) { spare_taken_ = std::move(callback); }
+    bool needs_spare() const noexcept { return spare_wanted_.load(std::memory_order_acquire); }
+    /// Maps and populates a spare slab if there is none (the worker's job).
+    void prepare_spare() noexcept;
+
 private:
+    /// Maps one populated slab; null on failure.
+    static void* map_slab() noexcept;
+
+    std::function<void()> spare_taken_;
+    std::atomic<bool> spare_wanted_{true};
     std::mutex mutex_;
     std::vector<void*> slabs_;
     char* next_ = nullptr;
@@ -152,6 +164,7 @@ public:
     std::uint64_t recorded() const noexcept;
     std::size_t memory_bytes() const noexcept;
     std::uint64_t generation() const noexcept { return generation_; }
+    ChunkSlabs& slabs() noexcept { return registry_->slabs; }
 
 private:
     /// Takes up to `wanted` events of the budget; returns how many it got.

@@ -88,9 +88,10 @@ TEST(Concurrency, ShortLivedThreadsReuseBuffersAndLoseNothing) {
     for (const auto& tool : s.outside_tasks.tools) ids.insert(tool.span_id);
     EXPECT_EQ(ids.size(), std::size_t(kThreads)) << "span ids stay unique across reuse";
     // One thread at a time: a handful of buffers, not one per thread. Each buffer holds a chunk
-    // of its own; 200 of them would fill eight slabs, reuse keeps it to one.
+    // of its own; 200 of them would fill eight slabs, reuse keeps it to the slab in use plus
+    // the spare the worker maps ahead.
     static_assert(200 * sizeof(detail::ThreadBuffer::Chunk) > 7 * detail::ChunkSlabs::kSlabBytes);
-    EXPECT_LT(manager->get_storage_stats().memory_bytes, 2 * detail::ChunkSlabs::kSlabBytes);
+    EXPECT_LT(manager->get_storage_stats().memory_bytes, 3 * detail::ChunkSlabs::kSlabBytes);
 }
 
 }  // namespace
