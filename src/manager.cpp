@@ -221,12 +221,7 @@ StorageStats TelemetryManager::get_storage_stats() noexcept {
     try {
         std::lock_guard lock(impl_->mutex);
         stats.storage_path = impl_->config.storage_dir;
-        const StoredFilesStats files = TelemetryDataStore(stats.storage_path).stats();
-        stats.total_files = files.total_files;
-        stats.total_bytes = files.total_bytes;
-        stats.journal_files = files.journal_files;
-        stats.oldest_session_id = files.oldest_session_id;
-        stats.newest_session_id = files.newest_session_id;
+        static_cast<StoredFilesStats&>(stats) = TelemetryDataStore(stats.storage_path).stats();
         if (impl_->core) {
             stats.session_id = impl_->core->session_id;
             stats.active_collectors = impl_->core->collectors.load();

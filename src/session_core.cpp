@@ -90,12 +90,10 @@ void SessionCore::notify_worker() {
     wake_.notify_all();
 }
 
-bool SessionCore::wait_for_work(std::int64_t timeout_ms) {
+void SessionCore::wait_for_work(std::int64_t timeout_ms) {
     std::unique_lock lock(mutex_);
-    const bool woken = wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                                      [&] { return woken_; });
+    wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return woken_; });
     woken_ = false;
-    return woken;
 }
 
 }  // namespace sop_telemetry::detail

@@ -10,6 +10,7 @@
 
 #include <sop_telemetry/collector.hpp>
 #include <sop_telemetry/config.hpp>
+#include <sop_telemetry/data_store.hpp>
 #include <sop_telemetry/types.hpp>
 
 #include <memory>
@@ -20,14 +21,11 @@
 
 namespace sop_telemetry {
 
-struct StorageStats {
+/// The stored files (total_files, total_bytes, journal_files, oldest/newest session id) and
+/// the running session's own figures.
+struct StorageStats : StoredFilesStats {
     std::string storage_path;
     int active_collectors = 0;
-    std::size_t total_files = 0;
-    std::uint64_t total_bytes = 0;
-    std::size_t journal_files = 0;
-    std::string oldest_session_id;
-    std::string newest_session_id;
     std::uint64_t write_errors = 0;
     bool storage_available = false;
     std::string session_id;

@@ -73,15 +73,20 @@ nb::list error_summary() {
     return out;
 }
 
-nb::dict storage_stats(const StorageStats& stats) {
+nb::dict file_stats(const std::string& storage_path, const StoredFilesStats& stats) {
     nb::dict out;
-    out["storage_path"] = stats.storage_path;
-    out["active_collectors"] = stats.active_collectors;
+    out["storage_path"] = storage_path;
     out["total_files"] = stats.total_files;
     out["total_bytes"] = stats.total_bytes;
     out["journal_files"] = stats.journal_files;
     out["oldest_session_id"] = stats.oldest_session_id;
     out["newest_session_id"] = stats.newest_session_id;
+    return out;
+}
+
+nb::dict storage_stats(const StorageStats& stats) {
+    nb::dict out = file_stats(stats.storage_path, stats);
+    out["active_collectors"] = stats.active_collectors;
     out["write_errors"] = stats.write_errors;
     out["storage_available"] = stats.storage_available;
     out["session_id"] = stats.session_id;
@@ -218,14 +223,7 @@ void bind_data_store(nb::module_& m) {
                      nb::gil_scoped_release release;
                      stats = store.stats();
                  }
-                 nb::dict out;
-                 out["storage_path"] = store.directory();
-                 out["total_files"] = stats.total_files;
-                 out["total_bytes"] = stats.total_bytes;
-                 out["journal_files"] = stats.journal_files;
-                 out["oldest_session_id"] = stats.oldest_session_id;
-                 out["newest_session_id"] = stats.newest_session_id;
-                 return out;
+                 return file_stats(store.directory(), stats);
              })
         .def("cleanup",
              [](TelemetryDataStore& store, int max_age_days) { return store.cleanup(max_age_days, {}); },

@@ -66,8 +66,8 @@ public:
 
     /// Wakes the worker (for queued snapshots and on shutdown).
     void notify_worker();
-    /// Waits until notified or `timeout_ms` passed; true when notified.
-    bool wait_for_work(std::int64_t timeout_ms);
+    /// Waits until notified or `timeout_ms` passed.
+    void wait_for_work(std::int64_t timeout_ms);
 
 private:
     void refresh_current_task();  // under mutex_
