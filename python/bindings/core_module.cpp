@@ -6,4 +6,5 @@ NB_MODULE(_core, m) {
     m.doc() = "SOP Agents Telemetry engine (C++)";
     sop_telemetry::python::bind_types(m);
     sop_telemetry::python::bind_engine(m);
+    sop_telemetry::python::bind_hooks(m);
 }

@@ -26,7 +26,7 @@ def telemetry(tmp_path, monkeypatch):
     engine = _core.TelemetryManager()
     engine.initialize(config_from_mapping({"storage_dir": str(tmp_path), "flush_interval": 0.05,
                                            "code_metrics": False, "auto_cleanup": False}))
-    _tracing._collector = TelemetryCollector(engine.get_collector())
+    _tracing.use_collector(TelemetryCollector(engine.get_collector()))
     manager = TelemetryManager(engine)
     yield manager
     _tracing.reset_collector()

@@ -11,7 +11,7 @@ from smolagents.models import ChatMessage, MessageRole
 from smolagents.monitoring import TokenUsage
 from tree import one, spans_of
 
-from ai_agents.telemetry import AgentInstrumentor, SpanKind, _tracing, get_error_handler
+from ai_agents.telemetry import AgentInstrumentor, SpanKind, _core, _tracing, get_error_handler
 
 
 def _originals():
@@ -79,14 +79,18 @@ class _Broken:
 
 def test_telemetry_faults_never_reach_the_agent(telemetry):
     get_error_handler().reset_error_state()
-    _tracing.collector()._core = _Broken()
-    model = ScriptedModel([code("print(file_reader(path='a'))"), code("final_answer('fine')")])
-    agent = CodeAgent(tools=[file_reader], model=model, max_steps=3)
-    assert agent.run("despite broken telemetry") == "fine"
+    _tracing.collector()._core = _Broken()  # the Python wrappers' engine calls fail
+    _core.set_hook_fault_injection(True)  # and so does every C++ hook's telemetry
+    try:
+        model = ScriptedModel([code("print(file_reader(path='a'))"), code("final_answer('fine')")])
+        agent = CodeAgent(tools=[file_reader], model=model, max_steps=3)
+        assert agent.run("despite broken telemetry") == "fine"
+    finally:
+        _core.set_hook_fault_injection(False)
     summary = get_error_handler().get_error_summary()
     assert summary, "the failures were recorded"
     assert all("engine call" in m for item in summary.values() for m in item["recent_messages"])
-    assert {"begin_span", "record_llm_call", "start_task"} <= set(summary)
+    assert {"begin_span", "start_task", "llm_call", "tool_call", "step"} <= set(summary)
 
 
 def test_user_model_subclass_defined_after_instrumentation_is_traced_once(telemetry):
@@ -135,3 +139,68 @@ def test_cached_and_reasoning_tokens_are_read_from_the_raw_response(telemetry):
     assert (call.cache_read_tokens, call.reasoning_tokens) == (600, 40)
     expected = (400 * 2.5 + 600 * 1.25 + 100 * 10.0) / 1e6  # gpt-4o: cached input at its price
     assert abs(call.cost_estimate - expected) < 1e-12
+
+
+def test_a_hook_looks_and_binds_like_the_function_it_stands_in_for():
+    import inspect
+
+    hook = models.Model.__dict__["generate"]
+    original = hook.__sop_telemetry_original__
+    assert hook is not original and hook.__wrapped__ is original
+    assert (hook.__name__, hook.__qualname__, hook.__doc__, hook.__module__) == (
+        original.__name__, original.__qualname__, original.__doc__, original.__module__)
+    assert inspect.signature(hook) == inspect.signature(original)
+    assert models.Model.generate is hook  # looked up on the class: itself, like a function
+    model = ScriptedModel(["x"])
+    bound = model.generate
+    assert bound.__self__ is model and bound.__func__ is ScriptedModel.__dict__["generate"]
+    assert "hook" in repr(hook) and original.__qualname__ in repr(hook)
+
+
+def test_exceptions_pass_through_a_hook_untouched(telemetry):
+    class Boom(Exception):
+        pass
+
+    raised = Boom("from the tool")
+
+    class RaisingTool(tools.Tool):
+        name = "raising"
+        description = "raises"
+        inputs = {}
+        output_type = "string"
+
+        def forward(self):
+            raise raised
+
+    tool = RaisingTool()
+    AgentInstrumentor.instance().prepare_agent(type("A", (), {"tools": {"raising": tool}})())
+    try:
+        tool()
+    except Boom as caught:
+        assert caught is raised and caught.__traceback__ is not None
+    else:
+        raise AssertionError("the tool's exception was swallowed")
+    assert one(telemetry.get_session_data(), SpanKind.TOOL).error == "Boom: from the tool"
+
+
+class _HostileRaw:
+    """A provider response whose usage raises when read: the hook must record the failure and
+    leave the reply alone."""
+
+    @property
+    def usage(self):
+        raise RuntimeError("usage exploded")
+
+
+def test_odd_objects_in_a_model_reply_are_a_telemetry_error_not_a_host_error(telemetry):
+    get_error_handler().reset_error_state()
+
+    class OddModel(ScriptedModel):
+        def generate(self, *args, **kwargs):
+            message = super().generate(*args, **kwargs)
+            message.raw = _HostileRaw()
+            return message
+
+    model = OddModel([code("final_answer('kept')")], model_id="odd")
+    assert CodeAgent(tools=[], model=model, max_steps=2).run("odd reply") == "kept"
+    assert "usage exploded" in " ".join(get_error_handler().get_error_summary()["llm_call"]["recent_messages"])

@@ -7,12 +7,12 @@ try/except and reports failures to the error handler.
 from __future__ import annotations
 
 import functools
-import uuid
-from time import perf_counter as monotonic
+import itertools
 from typing import Any, Callable, Optional
 
-from ._core import SpanKind, TaskStatus
-from ._tracing import (collector, current_span, error_text, inside_llm_call, is_final_answer,
+from . import _core
+from ._core import HookKind, SpanKind, TaskStatus
+from ._tracing import (collector, current_span, error_text, is_final_answer,
                        status_of, traced_generator)
 from .error_handler import record_error
 
@@ -40,68 +40,26 @@ def _field(source: Any, *path: str) -> int:
     return source if isinstance(source, int) and not isinstance(source, bool) else 0
 
 
-def token_details(raw: Any) -> tuple[int, int, int]:
-    """Cache-read, cache-write and reasoning tokens from a provider's raw response, when given
-    (OpenAI-style `usage.*_details`, Anthropic-style `usage.cache_*_input_tokens`)."""
-    usage = raw.get("usage") if isinstance(raw, dict) else getattr(raw, "usage", None)
-    if usage is None:
-        return 0, 0, 0
-    cache_read = (_field(usage, "prompt_tokens_details", "cached_tokens")
-                  or _field(usage, "cache_read_input_tokens"))
-    cache_write = _field(usage, "cache_creation_input_tokens")
-    reasoning = _field(usage, "completion_tokens_details", "reasoning_tokens")
-    return cache_read, cache_write, reasoning
-
-
 def model_name(model: Any) -> str:
     name = getattr(model, "model_id", None)
     return name if isinstance(name, str) and name else type(model).__name__
 
 
 def wrap_generate(original: Callable[..., Any]) -> Callable[..., Any]:
-    def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
-        telemetry = collector()
-        if inside_llm_call.get() or not telemetry.is_enabled():
-            return original(self, *args, **kwargs)  # a nested call is part of the outer one
-        token = inside_llm_call.set(True)
-        start = monotonic()
-        try:
-            message = original(self, *args, **kwargs)
-        except BaseException as error:
-            _record_llm(telemetry, self, None, monotonic() - start, error)
-            raise
-        finally:
-            inside_llm_call.reset(token)
-        _record_llm(telemetry, self, message, monotonic() - start, None)
-        return message
-
-    return mark(generate, original)
-
-
-def _record_llm(telemetry: Any, model: Any, message: Any, duration: float,
-                error: Optional[BaseException]) -> None:
-    try:
-        usage = getattr(message, "token_usage", None)
-        prompt = _field(usage, "input_tokens")
-        completion = _field(usage, "output_tokens")
-        cache_read, cache_write, reasoning = token_details(getattr(message, "raw", None))
-        telemetry.record_llm_call(model_name(model), prompt, completion, duration, cache_read,
-                                  cache_write, reasoning, error_text(error) if error else None,
-                                  current_span.get())
-    except Exception as failure:  # noqa: BLE001
-        record_error("llm_call", failure)
+    """`generate` of a model: one LLM call, with its tokens (a C++ hook, see bind_hooks.cpp)."""
+    return _core.make_hook(original, HookKind.GENERATE)
 
 
 def wrap_generate_stream(original: Callable[..., Any]) -> Callable[..., Any]:
     def generate_stream(self: Any, *args: Any, **kwargs: Any) -> Any:
         telemetry = collector()
-        if inside_llm_call.get() or not telemetry.is_enabled():
+        if _core.inside_llm_call() or not telemetry.is_enabled():
             return original(self, *args, **kwargs)
-        token = inside_llm_call.set(True)
+        previous = _core.set_inside_llm_call(True)
         try:
             stream = original(self, *args, **kwargs)
         finally:
-            inside_llm_call.reset(token)
+            _core.set_inside_llm_call(previous)
         return _traced_stream(telemetry, self, stream)
 
     return mark(generate_stream, original)
@@ -126,13 +84,13 @@ def _traced_stream(telemetry: Any, model: Any, stream: Any) -> Any:
     def guarded() -> Any:
         iterator = iter(stream)
         while True:
-            token = inside_llm_call.set(True)
+            previous = _core.set_inside_llm_call(True)  # this thread, while the model runs
             try:
                 item = next(iterator)
             except StopIteration:
                 return
             finally:
-                inside_llm_call.reset(token)
+                _core.set_inside_llm_call(previous)
             yield item
 
     return traced_generator(guarded(), SpanKind.LLM, model_name(model), "stream",
@@ -142,34 +100,8 @@ def _traced_stream(telemetry: Any, model: Any, stream: Any) -> Any:
 # --- tools -----------------------------------------------------------------------------------
 
 def wrap_tool_call(original: Callable[..., Any]) -> Callable[..., Any]:
-    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
-        telemetry = collector()
-        if not telemetry.is_enabled():
-            return original(self, *args, **kwargs)
-        span = 0
-        try:
-            name = getattr(self, "name", None) or type(self).__name__
-            span = telemetry.begin_span(SpanKind.TOOL, str(name), current_span.get())
-        except Exception as failure:  # noqa: BLE001
-            record_error("tool_call", failure)
-        token = current_span.set(span) if span else None
-        try:
-            result = original(self, *args, **kwargs)
-        except BaseException as error:
-            if span:
-                if is_final_answer(error):
-                    telemetry.end_span(span)
-                else:
-                    telemetry.end_span(span, status_of(error), error_text(error))
-            raise
-        finally:
-            if token is not None:
-                current_span.reset(token)
-        if span:
-            telemetry.end_span(span)
-        return result
-
-    return mark(__call__, original)
+    """`Tool.__call__`: a tool span, current while the tool runs (a C++ hook)."""
+    return _core.make_hook(original, HookKind.TOOL_CALL)
 
 
 # --- agents and steps ------------------------------------------------------------------------
@@ -190,6 +122,7 @@ def _outcome(agent: Any) -> TaskStatus:
 # Span ids of the tasks opened for outermost runs: another thread's run must not mistake one
 # of them for a task the user opened around its own run.
 _run_tasks: set[int] = set()
+_run_numbers = itertools.count(1)  # task ids of runs: unique within the process's session
 
 
 class _RunSpan:
@@ -209,7 +142,7 @@ class _RunSpan:
             if parent == 0:
                 open_task = self.telemetry.current_span()
                 if open_task == 0 or open_task in _run_tasks:
-                    self.task_id = f"run-{uuid.uuid4().hex[:12]}"
+                    self.task_id = f"run-{next(_run_numbers)}"
                     self.task_span = self.telemetry.open_task(self.task_id, str(task)[:MAX_TASK_TEXT])
                     _run_tasks.add(self.task_span)
                     parent = self.task_span
@@ -303,67 +236,20 @@ def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
 # --- steps -------------------------------------------------------------------------------
 # A step span opens when smolagents starts the step (the step generator is created) and closes
 # in `_finalize_step`, where the step arrives complete with its error. While it is open it is
-# the current span, so the step's LLM and tool calls hang under it. No generator is wrapped:
-# this costs two engine calls per step.
-
-_open_steps: dict[int, tuple[int, int]] = {}  # id(agent) -> (step span, span to restore)
-
-
-def _begin_step(agent: Any, name: str, detail: str) -> None:
-    telemetry = collector()
-    if not telemetry.is_enabled():
-        return
-    try:
-        _end_step(agent, None)  # a step never finalised (planning before 1.20) ends here
-        parent = current_span.get()
-        span = telemetry.begin_span(SpanKind.STEP, name, parent, detail)
-        if span:
-            _open_steps[id(agent)] = (span, parent)
-            current_span.set(span)
-    except Exception as failure:  # noqa: BLE001
-        record_error("step", failure)
-
+# the current span, so the step's LLM and tool calls hang under it. No generator is wrapped.
+# These run every step, so they are C++ hooks (bind_hooks.cpp).
 
 def _end_step(agent: Any, memory_step: Any) -> None:
-    entry = _open_steps.pop(id(agent), None)
-    if entry is None:
-        return
-    span, parent = entry
-    error = getattr(memory_step, "error", None)
-    if error is None:
-        collector().end_span(span)
-    else:
-        collector().end_span(span, TaskStatus.FAILED, error_text(error))
-    # Only where the step is current: a generator closed by the garbage collector runs in
-    # whatever context triggered the collection, which must not be changed.
-    if current_span.get() == span:
-        current_span.set(parent)
+    _core.hook_end_step(agent)
 
 
 def wrap_step_stream(original: Callable[..., Any]) -> Callable[..., Any]:
-    def _step_stream(self: Any, memory_step: Any, *args: Any, **kwargs: Any) -> Any:
-        _begin_step(self, f"step {getattr(memory_step, 'step_number', '')}", "action")
-        return original(self, memory_step, *args, **kwargs)
-
-    return mark(_step_stream, original)
+    return _core.make_hook(original, HookKind.ACTION_STEP)
 
 
 def wrap_planning_step(original: Callable[..., Any]) -> Callable[..., Any]:
-    def _generate_planning_step(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _begin_step(self, "planning", "planning")
-        return original(self, *args, **kwargs)
-
-    return mark(_generate_planning_step, original)
+    return _core.make_hook(original, HookKind.PLANNING_STEP)
 
 
 def wrap_finalize_step(original: Callable[..., Any]) -> Callable[..., Any]:
-    def _finalize_step(self: Any, memory_step: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(self, memory_step, *args, **kwargs)
-        finally:
-            try:
-                _end_step(self, memory_step)
-            except Exception as failure:  # noqa: BLE001
-                record_error("step", failure)
-
-    return mark(_finalize_step, original)
+    return _core.make_hook(original, HookKind.FINALIZE_STEP)

@@ -11,27 +11,37 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Generator, Iterator, Optional
 
+from . import _core
 from ._core import SpanKind, TaskStatus
 from .collector import TelemetryCollector
 from .error_handler import record_error
 
-current_span: contextvars.ContextVar[int] = contextvars.ContextVar("sop_telemetry_span", default=0)
-inside_llm_call: contextvars.ContextVar[bool] = contextvars.ContextVar("sop_telemetry_llm", default=False)
+# Shared with the engine's C++ hooks (bind_hooks.cpp), which read and set it too.
+current_span: contextvars.ContextVar[int] = _core.current_span_var
 
 _collector: Optional[TelemetryCollector] = None
 
 
 def collector() -> TelemetryCollector:
-    global _collector
     if _collector is None:
-        _collector = TelemetryCollector()
-    return _collector
+        use_collector(TelemetryCollector())
+    return _collector  # type: ignore[return-value]
+
+
+def use_collector(telemetry: Optional[TelemetryCollector]) -> None:
+    """The collector the instrumentation records into — the Python wrappers and the C++ hooks
+    alike. None forgets it (the manager was re-created, e.g. in tests)."""
+    global _collector
+    _collector = telemetry
+    try:
+        _core.set_hook_collector(telemetry._core if telemetry is not None else None)
+    except Exception as error:  # noqa: BLE001 - e.g. a stand-in engine collector in tests
+        _core.set_hook_collector(None)
+        record_error("collector", error)
 
 
 def reset_collector() -> None:
-    """Forget the cached collector (the manager was re-created, e.g. in tests)."""
-    global _collector
-    _collector = None
+    use_collector(None)
 
 
 def error_text(error: BaseException) -> str:

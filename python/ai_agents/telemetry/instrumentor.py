@@ -17,7 +17,7 @@ import weakref
 from typing import Any, Callable
 
 from . import _smolagents_wrappers as wrappers
-from ._tracing import ContextThreadPoolExecutor
+from ._tracing import ContextThreadPoolExecutor, collector
 from .error_handler import record_error
 
 logger = logging.getLogger("ai_agents.telemetry")
@@ -108,7 +108,8 @@ class AgentInstrumentor:
 
     def _patch(self, owner: Any, name: str, wrapper: Callable[[Any], Any]) -> None:
         original = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
-        if original is None or wrappers.is_wrapped(original):
+        if (original is None or wrappers.is_wrapped(original) or not callable(original)
+                or isinstance(original, (staticmethod, classmethod))):
             return
         setattr(owner, name, wrapper(original))
         self._patches.append((owner, name, original))
@@ -118,6 +119,7 @@ class AgentInstrumentor:
         import smolagents.models as models
         import smolagents.tools as tools
 
+        collector()  # the C++ hooks record into the collector the Python wrappers use
         self._patch(agents.MultiStepAgent, "run",
                     lambda original: wrappers.wrap_run(original, self.prepare_agent))
         self._patch(agents.MultiStepAgent, "_finalize_step", wrappers.wrap_finalize_step)
@@ -156,12 +158,12 @@ class AgentInstrumentor:
             classes = [type(agent), type(getattr(agent, "model", None))]
             classes += [type(tool) for tool in (getattr(agent, "tools", None) or {}).values()]
             for cls in classes:
-                if cls in self._checked_classes or cls is type(None):
-                    continue
-                self._checked_classes.add(cls)
                 for klass in cls.__mro__:
-                    if klass is object:
+                    # A class is looked at once: a tool class made per agent by @tool costs
+                    # one check of its own, not one of every base class again.
+                    if klass is object or klass is type(None) or klass in self._checked_classes:
                         continue
+                    self._checked_classes.add(klass)
                     self._patch_agent_class(klass)
                     self._patch_model_class(klass)
                     if "__call__" in klass.__dict__ and any(

@@ -1,0 +1,516 @@
+// The hot smolagents hooks, in C++: a model's generate, a tool's __call__, a step's start and its
+// _finalize_step run once or more per agent step, and a Python wrapper around each cost more than
+// the whole telemetry budget of a step. A Hook is a callable method descriptor that stands in
+// for the original function in the class: it calls the original exactly once with the same
+// arguments (vectorcall, no bound-method object, no argument repacking), returns its result or
+// lets its exception through unchanged, and records around it. Telemetry's own failures go to
+// the error handler and never reach the caller.
+//
+// The current span travels in a ContextVar shared with the Python front (`current_span_var`),
+// so it follows asyncio tasks and the context-carrying thread pools.
+#include "bindings.hpp"
+#include "python_objects.hpp"
+
+#include <sop_telemetry/telemetry.hpp>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include <structmember.h>
+
+namespace nb = nanobind;
+
+namespace sop_telemetry::python {
+
+namespace {
+
+enum class HookKind : int { generate = 0, tool_call = 1, action_step = 2, planning_step = 3, finalize_step = 4 };
+
+const char* operation_of(HookKind kind) {
+    switch (kind) {
+        case HookKind::generate: return "llm_call";
+        case HookKind::tool_call: return "tool_call";
+        default: return "step";
+    }
+}
+
+struct OpenStep {
+    std::uint64_t span = 0;
+    std::uint64_t parent = 0;
+};
+
+struct HookState {
+    PyObject* current_span_var = nullptr;  // ContextVar[int]: the span new calls hang under
+    std::optional<TelemetryCollector> collector;  // unset: hooks only call through
+    bool inject_faults = false;
+    // Steps open per agent (keyed by the agent object, like id(agent)); guarded by the GIL.
+    std::unordered_map<const PyObject*, OpenStep> open_steps;
+    PyObject* hook_type = nullptr;
+};
+
+HookState& state() {
+    static HookState instance;
+    return instance;
+}
+
+PyObject* interned(const char* text) {
+    PyObject* name = PyUnicode_InternFromString(text);
+    if (name == nullptr) throw nb::python_error();
+    return name;  // kept for the life of the process
+}
+
+struct Names {
+    PyObject* token_usage = interned("token_usage");
+    PyObject* input_tokens = interned("input_tokens");
+    PyObject* output_tokens = interned("output_tokens");
+    PyObject* raw = interned("raw");
+    PyObject* usage = interned("usage");
+    PyObject* prompt_tokens_details = interned("prompt_tokens_details");
+    PyObject* cached_tokens = interned("cached_tokens");
+    PyObject* cache_read_input_tokens = interned("cache_read_input_tokens");
+    PyObject* cache_creation_input_tokens = interned("cache_creation_input_tokens");
+    PyObject* completion_tokens_details = interned("completion_tokens_details");
+    PyObject* reasoning_tokens = interned("reasoning_tokens");
+    PyObject* model_id = interned("model_id");
+    PyObject* name = interned("name");
+    PyObject* error = interned("error");
+    PyObject* step_number = interned("step_number");
+    PyObject* memory_step = interned("memory_step");
+};
+
+const Names& names() {
+    static const Names instance;
+    return instance;
+}
+
+void fail_if_injected() {
+    if (state().inject_faults) throw std::runtime_error("engine call failed (fault injected for testing)");
+}
+
+void record_failure(HookKind kind) noexcept {
+    try {
+        throw;
+    } catch (const std::exception& error) {
+        get_error_handler().record(operation_of(kind), error.what());
+    } catch (...) {
+        get_error_handler().record(operation_of(kind), "unknown exception");
+    }
+    PyErr_Clear();
+}
+
+// --- context -----------------------------------------------------------------------------
+
+std::uint64_t current_span() {
+    PyObject* value = nullptr;
+    if (PyContextVar_Get(state().current_span_var, nullptr, &value) < 0) throw_python_error("current span");
+    Ref owned(value);
+    if (value == nullptr || !PyLong_Check(value)) return 0;
+    // Span ids use the high bits (thread slot, kind): the mask form reads them without the
+    // overflow checks of PyLong_AsUnsignedLongLong.
+    const unsigned long long span = PyLong_AsUnsignedLongLongMask(value);
+    if (span == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return span;
+}
+
+/// Sets the current span; returns the ContextVar token (a new reference) for a later reset.
+PyObject* set_current_span(std::uint64_t span) {
+    Ref value(PyLong_FromUnsignedLongLong(span));
+    PyObject* token = value ? PyContextVar_Set(state().current_span_var, value.get()) : nullptr;
+    if (token == nullptr) throw_python_error("setting the current span");
+    return token;
+}
+
+void reset(PyObject* variable, PyObject* token) noexcept {
+    if (token == nullptr) return;
+    if (PyContextVar_Reset(variable, token) < 0) PyErr_Clear();  // a token of another context
+    Py_DECREF(token);
+}
+
+// Inside a traced LLM call on this thread: a nested generate (a subclass calling super(), a
+// __call__ that delegates) is part of the outer call. LLM calls run synchronously on their
+// thread (a streaming generator sets it around each of its steps), so a thread-local is exact.
+thread_local bool inside_llm = false;
+
+// --- what is recorded --------------------------------------------------------------------
+
+std::string error_text(PyObject* error) {
+    std::string text(type_name(error));
+    Ref message(PyObject_Str(error));
+    if (!message) {
+        PyErr_Clear();
+        return text;
+    }
+    const std::string_view body = text_of(message.get());
+    if (!body.empty()) text.append(": ").append(body);
+    return text;
+}
+
+SpanEnd failed_end(PyObject* error, std::string& text_storage) {
+    SpanEnd end;
+    const bool cancelled = PyErr_GivenExceptionMatches(error, PyExc_KeyboardInterrupt) ||
+                           PyErr_GivenExceptionMatches(error, PyExc_GeneratorExit);
+    end.status = cancelled ? TaskStatus::cancelled : TaskStatus::failed;
+    text_storage = error_text(error);
+    end.error = text_storage;
+    return end;
+}
+
+/// A str attribute, or type(object).__name__ when it is missing or not a non-empty str.
+std::string name_of(PyObject* object, PyObject* attribute) {
+    Ref value(member(object, attribute));
+    const std::string_view text = text_of(value.get());
+    return std::string(text.empty() ? type_name(object) : text);
+}
+
+std::int64_t int_field(PyObject* source, PyObject* first, PyObject* second = nullptr) {
+    Ref level(member(source, first));
+    if (second == nullptr) return int_value(level.get());
+    Ref value(member(level.get(), second));
+    return int_value(value.get());
+}
+
+TokenCounts tokens_of(PyObject* message) {
+    const Names& n = names();
+    TokenCounts tokens;
+    Ref usage(member(message, n.token_usage));
+    tokens.prompt_tokens = int_field(usage.get(), n.input_tokens);
+    tokens.completion_tokens = int_field(usage.get(), n.output_tokens);
+    // Cache and reasoning tokens, when the provider's raw response gives them (OpenAI-style
+    // usage.*_details, Anthropic-style usage.cache_*_input_tokens).
+    Ref raw(member(message, n.raw));
+    Ref raw_usage(member(raw.get(), n.usage));
+    if (raw_usage) {
+        tokens.cache_read_tokens = int_field(raw_usage.get(), n.prompt_tokens_details, n.cached_tokens);
+        if (tokens.cache_read_tokens == 0) tokens.cache_read_tokens = int_field(raw_usage.get(), n.cache_read_input_tokens);
+        tokens.cache_write_tokens = int_field(raw_usage.get(), n.cache_creation_input_tokens);
+        tokens.reasoning_tokens = int_field(raw_usage.get(), n.completion_tokens_details, n.reasoning_tokens);
+    }
+    return tokens;
+}
+
+// --- the hook object ---------------------------------------------------------------------
+
+struct Hook {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject* original;
+    HookKind kind;
+};
+
+PyObject* call_original(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    return PyObject_Vectorcall(hook->original, args, nargsf, kwnames);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    HookState& s = state();
+    if (!s.collector || !s.collector->is_enabled() || inside_llm) {
+        return call_original(hook, args, nargsf, kwnames);
+    }
+    inside_llm = true;
+    const auto start = std::chrono::steady_clock::now();
+    PyObject* result = call_original(hook, args, nargsf, kwnames);
+    const double duration = seconds_since(start);
+    inside_llm = false;
+    SavedError error;
+    try {
+        fail_if_injected();
+        LlmCallInfo call;
+        const std::string model = name_of(args[0], names().model_id);
+        call.model = model;
+        if (result != nullptr) call.tokens = tokens_of(result);
+        std::string text;
+        if (error.value() != nullptr) {
+            text = error_text(error.value());
+            call.error = text;
+        }
+        call.duration = duration;
+        call.parent_id = current_span();
+        s.collector->record_llm_call(call);
+    } catch (...) {
+        record_failure(hook->kind);
+    }
+    error.restore();
+    return result;
+}
+
+PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    HookState& s = state();
+    if (!s.collector || !s.collector->is_enabled()) return call_original(hook, args, nargsf, kwnames);
+    std::uint64_t span = 0;
+    PyObject* token = nullptr;
+    try {
+        fail_if_injected();
+        span = s.collector->begin_span(SpanKind::tool, name_of(args[0], names().name), current_span());
+        if (span != 0) token = set_current_span(span);
+    } catch (...) {
+        record_failure(hook->kind);
+    }
+    PyObject* result = call_original(hook, args, nargsf, kwnames);
+    if (span == 0) return result;
+    SavedError error;
+    reset(s.current_span_var, token);
+    try {
+        // smolagents ends CodeAgent code with FinalAnswerException: a success, not a failure.
+        if (error.value() == nullptr || type_name(error.value()) == "FinalAnswerException") {
+            s.collector->end_span(span);
+        } else {
+            std::string text;
+            s.collector->end_span(span, failed_end(error.value(), text));
+        }
+    } catch (...) {
+        record_failure(hook->kind);
+    }
+    error.restore();
+    return result;
+}
+
+/// Ends the agent's open step, failed when the finished step carries an error.
+void end_step(PyObject* agent, PyObject* memory_step) {
+    HookState& s = state();
+    const auto found = s.open_steps.find(agent);
+    if (found == s.open_steps.end()) return;
+    const OpenStep step = found->second;
+    s.open_steps.erase(found);
+    if (!s.collector) return;
+    Ref error(member(memory_step, names().error));
+    if (!error || error.get() == Py_None) {
+        s.collector->end_span(step.span);
+    } else {
+        std::string text;
+        s.collector->end_span(step.span, failed_end(error.get(), text));
+    }
+    // Only where the step is current: a generator closed by the garbage collector runs in
+    // whatever context triggered the collection, which must not be changed.
+    if (current_span() == step.span) Py_DECREF(set_current_span(step.parent));
+}
+
+PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
+                   PyObject* keyword) {
+    const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
+    if (position < positional) return args[position];
+    if (kwnames == nullptr) return nullptr;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); ++i) {
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), keyword) == 0) return args[positional + i];
+    }
+    return nullptr;
+}
+
+/// A step starts when smolagents creates its generator; it is the current span until
+/// `_finalize_step`, where the step arrives complete with its error.
+PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    HookState& s = state();
+    if (s.collector && s.collector->is_enabled()) {
+        try {
+            fail_if_injected();
+            PyObject* agent = args[0];
+            end_step(agent, nullptr);  // a step never finalised (planning before 1.20) ends here
+            std::string name = "planning";
+            const char* detail = "planning";
+            if (hook->kind == HookKind::action_step) {
+                detail = "action";
+                name = "step ";
+                PyObject* step = argument(args, nargsf, kwnames, 1, names().memory_step);
+                Ref number(member(step, names().step_number));
+                if (number && PyLong_Check(number.get())) {
+                    name += std::to_string(PyLong_AsLongLong(number.get()));
+                    PyErr_Clear();  // a number beyond 64 bits shows as -1
+                }
+            }
+            const std::uint64_t parent = current_span();
+            const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent, detail);
+            if (span != 0) {
+                s.open_steps[agent] = OpenStep{span, parent};
+                Py_DECREF(set_current_span(span));
+            }
+        } catch (...) {
+            record_failure(hook->kind);
+        }
+    }
+    return call_original(hook, args, nargsf, kwnames);
+}
+
+PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    PyObject* result = call_original(hook, args, nargsf, kwnames);
+    SavedError error;
+    try {
+        fail_if_injected();
+        end_step(args[0], argument(args, nargsf, kwnames, 1, names().memory_step));
+    } catch (...) {
+        record_failure(hook->kind);
+    }
+    error.restore();
+    return result;
+}
+
+PyObject* hook_vectorcall(PyObject* callable, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    Hook* hook = reinterpret_cast<Hook*>(callable);
+    if (PyVectorcall_NARGS(nargsf) < 1) {  // called without its receiver: nothing to record
+        return call_original(hook, args, nargsf, kwnames);
+    }
+    switch (hook->kind) {
+        case HookKind::generate: return call_generate(hook, args, nargsf, kwnames);
+        case HookKind::tool_call: return call_tool(hook, args, nargsf, kwnames);
+        case HookKind::action_step:
+        case HookKind::planning_step: return call_step_start(hook, args, nargsf, kwnames);
+        case HookKind::finalize_step: return call_finalize_step(hook, args, nargsf, kwnames);
+    }
+    return call_original(hook, args, nargsf, kwnames);
+}
+
+// A function in a class binds to the instance: so does a Hook (instance.method is a bound
+// method). Py_TPFLAGS_METHOD_DESCRIPTOR lets `instance.method(...)` skip that object.
+PyObject* hook_descr_get(PyObject* self, PyObject* instance, PyObject*) {
+    if (instance == nullptr || instance == Py_None) return Py_NewRef(self);
+    return PyMethod_New(self, instance);
+}
+
+// __name__, __qualname__, __doc__, __module__ ... are the original's.
+PyObject* hook_getattro(PyObject* self, PyObject* name) {
+    // The Hook type has a __doc__ and a __module__ of its own: these two are the original's.
+    if (PyUnicode_CompareWithASCIIString(name, "__doc__") == 0 ||
+        PyUnicode_CompareWithASCIIString(name, "__module__") == 0) {
+        return PyObject_GetAttr(reinterpret_cast<Hook*>(self)->original, name);
+    }
+    PyObject* value = PyObject_GenericGetAttr(self, name);
+    if (value != nullptr || !PyErr_ExceptionMatches(PyExc_AttributeError)) return value;
+    PyErr_Clear();
+    return PyObject_GetAttr(reinterpret_cast<Hook*>(self)->original, name);
+}
+
+PyObject* hook_original(PyObject* self, void*) {
+    return Py_NewRef(reinterpret_cast<Hook*>(self)->original);
+}
+
+PyObject* hook_repr(PyObject* self) {
+    return PyUnicode_FromFormat("<sop_telemetry hook of %R>", reinterpret_cast<Hook*>(self)->original);
+}
+
+int hook_traverse(PyObject* self, visitproc visit, void* arg) {
+    Py_VISIT(reinterpret_cast<Hook*>(self)->original);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+int hook_clear(PyObject* self) {
+    Py_CLEAR(reinterpret_cast<Hook*>(self)->original);
+    return 0;
+}
+
+void hook_dealloc(PyObject* self) {
+    PyTypeObject* type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    hook_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+PyObject* make_hook_type() {
+    static PyMemberDef members[] = {
+        {"__vectorcalloffset__", T_PYSSIZET, offsetof(Hook, vectorcall), READONLY, nullptr},
+        {nullptr, 0, 0, 0, nullptr},
+    };
+    static PyGetSetDef getset[] = {
+        {"__wrapped__", hook_original, nullptr, nullptr, nullptr},
+        {"__sop_telemetry_original__", hook_original, nullptr, nullptr, nullptr},
+        {nullptr, nullptr, nullptr, nullptr, nullptr},
+    };
+    static PyType_Slot slots[] = {
+        {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
+        {Py_tp_descr_get, reinterpret_cast<void*>(hook_descr_get)},
+        {Py_tp_getattro, reinterpret_cast<void*>(hook_getattro)},
+        {Py_tp_repr, reinterpret_cast<void*>(hook_repr)},
+        {Py_tp_traverse, reinterpret_cast<void*>(hook_traverse)},
+        {Py_tp_clear, reinterpret_cast<void*>(hook_clear)},
+        {Py_tp_dealloc, reinterpret_cast<void*>(hook_dealloc)},
+        {Py_tp_members, members},
+        {Py_tp_getset, getset},
+        {0, nullptr},
+    };
+    static PyType_Spec spec = {
+        "ai_agents.telemetry._core.Hook", sizeof(Hook), 0,
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR,
+        slots};
+    PyObject* type = PyType_FromSpec(&spec);
+    if (type == nullptr) throw nb::python_error();
+    return type;
+}
+
+nb::object make_hook(nb::object original, HookKind kind) {
+    if (!PyCallable_Check(original.ptr())) throw nb::type_error("a hook wraps a callable");
+    auto* type = reinterpret_cast<PyTypeObject*>(state().hook_type);
+    Hook* hook = PyObject_GC_New(Hook, type);
+    if (hook == nullptr) throw nb::python_error();
+    hook->vectorcall = hook_vectorcall;
+    hook->original = Py_NewRef(original.ptr());
+    hook->kind = kind;
+    PyObject_GC_Track(hook);
+    return nb::steal(reinterpret_cast<PyObject*>(hook));
+}
+
+PyObject* new_context_var(const char* name, PyObject* default_value) {
+    PyObject* variable = PyContextVar_New(name, default_value);
+    if (variable == nullptr) throw nb::python_error();
+    return variable;
+}
+
+}  // namespace
+
+void bind_hooks(nb::module_& m) {
+    HookState& s = state();
+    Ref zero(PyLong_FromLong(0));
+    s.current_span_var = new_context_var("sop_telemetry_span", zero.get());
+    s.hook_type = make_hook_type();
+    names();
+    m.attr("current_span_var") = nb::borrow(s.current_span_var);
+    m.attr("Hook") = nb::borrow(s.hook_type);
+
+    nb::enum_<HookKind>(m, "HookKind", "What a Hook records around the function it stands in for.")
+        .value("GENERATE", HookKind::generate)
+        .value("TOOL_CALL", HookKind::tool_call)
+        .value("ACTION_STEP", HookKind::action_step)
+        .value("PLANNING_STEP", HookKind::planning_step)
+        .value("FINALIZE_STEP", HookKind::finalize_step);
+
+    m.def("make_hook", &make_hook, nb::arg("original"), nb::arg("kind"),
+          "A callable method descriptor that calls `original` and records around it.");
+    m.def("set_hook_collector",
+          [](nb::handle collector) {
+              if (collector.is_none()) {
+                  state().collector.reset();
+              } else {
+                  state().collector.emplace(nb::cast<TelemetryCollector&>(collector));
+              }
+          },
+          nb::arg("collector").none(), "The collector the hooks record into (None: they only call through).");
+    m.def("hook_end_step",
+          [](nb::handle agent) {
+              try {
+                  end_step(agent.ptr(), nullptr);
+              } catch (...) {
+                  record_failure(HookKind::finalize_step);
+              }
+          },
+          nb::arg("agent"), "Ends the agent's open step, if any (its run is ending).");
+    m.def("set_inside_llm_call",
+          [](bool inside) {
+              const bool previous = inside_llm;
+              inside_llm = inside;
+              return previous;
+          },
+          nb::arg("inside"), "Marks this thread as inside a traced LLM call; returns the previous mark.");
+    m.def("inside_llm_call", [] { return inside_llm; }, "Whether this thread is inside a traced LLM call.");
+    m.def("set_hook_fault_injection", [](bool on) { state().inject_faults = on; }, nb::arg("on"),
+          "For tests: make every hook's telemetry fail, to prove the host never sees it.");
+}
+
+}  // namespace sop_telemetry::python

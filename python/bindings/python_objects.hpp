@@ -1,0 +1,129 @@
+// Small CPython helpers for the hooks: the exception in flight kept aside while telemetry runs,
+// attribute reads that never leave an error behind, and text views of Python strings.
+#pragma once
+
+#include <Python.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sop_telemetry::python {
+
+/// A new reference released at scope end.
+class Ref {
+public:
+    explicit Ref(PyObject* object = nullptr) noexcept : object_(object) {}
+    Ref(const Ref&) = delete;
+    Ref& operator=(const Ref&) = delete;
+    ~Ref() { Py_XDECREF(object_); }
+    PyObject* get() const noexcept { return object_; }
+    explicit operator bool() const noexcept { return object_ != nullptr; }
+
+private:
+    PyObject* object_;
+};
+
+/// Takes the exception in flight (if any) out of the way, and puts it back on restore().
+class SavedError {
+public:
+    SavedError() noexcept {
+#if PY_VERSION_HEX >= 0x030C0000
+        value_ = PyErr_GetRaisedException();
+#else
+        PyObject* type = nullptr;
+        PyObject* traceback = nullptr;
+        PyErr_Fetch(&type, &value_, &traceback);
+        if (type != nullptr) {
+            PyErr_NormalizeException(&type, &value_, &traceback);
+            if (traceback != nullptr && value_ != nullptr) PyException_SetTraceback(value_, traceback);
+        }
+        Py_XDECREF(type);
+        Py_XDECREF(traceback);
+#endif
+    }
+    SavedError(const SavedError&) = delete;
+    SavedError& operator=(const SavedError&) = delete;
+    ~SavedError() { Py_XDECREF(value_); }
+
+    PyObject* value() const noexcept { return value_; }
+    /// Raises the saved exception again (no-op when there was none).
+    void restore() noexcept {
+        if (value_ == nullptr) return;
+#if PY_VERSION_HEX >= 0x030C0000
+        PyErr_SetRaisedException(value_);
+#else
+        PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(value_))), value_,
+                      PyException_GetTraceback(value_));
+#endif
+        value_ = nullptr;
+    }
+
+private:
+    PyObject* value_ = nullptr;
+};
+
+/// A Python error raised by telemetry's own code: cleared, and turned into a C++ exception so the
+/// hook's catch records it.
+[[noreturn]] inline void throw_python_error(const char* what) {
+    SavedError error;
+    std::string message = what;
+    if (error.value() != nullptr) {
+        Ref text(PyObject_Str(error.value()));
+        const char* utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
+        if (utf8 != nullptr) message += std::string(": ") + utf8;
+        PyErr_Clear();
+    }
+    throw std::runtime_error(message);
+}
+
+/// source.name for objects, source[name] for dicts; a new reference, or null when absent
+/// (AttributeError / KeyError). Any other error is thrown.
+inline PyObject* member(PyObject* source, PyObject* name) {
+    if (source == nullptr || source == Py_None) return nullptr;
+    if (PyDict_Check(source)) {
+        PyObject* item = PyDict_GetItemWithError(source, name);
+        if (item == nullptr && PyErr_Occurred()) throw_python_error("reading a usage field");
+        Py_XINCREF(item);
+        return item;
+    }
+    PyObject* value = PyObject_GetAttr(source, name);
+    if (value == nullptr) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw_python_error("reading an attribute");
+        PyErr_Clear();
+    }
+    return value;
+}
+
+/// An int field (bool and other types count as absent: 0).
+inline std::int64_t int_value(PyObject* value) {
+    if (value == nullptr || !PyLong_Check(value) || PyBool_Check(value)) return 0;
+    const long long number = PyLong_AsLongLong(value);
+    if (number == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return number;
+}
+
+/// The UTF-8 text of a str (empty for anything else or text that cannot be encoded).
+inline std::string_view text_of(PyObject* value) {
+    if (value == nullptr || !PyUnicode_Check(value)) return {};
+    Py_ssize_t size = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);
+    if (utf8 == nullptr) {
+        PyErr_Clear();
+        return {};
+    }
+    return {utf8, static_cast<std::size_t>(size)};
+}
+
+/// type(object).__name__
+inline std::string_view type_name(PyObject* object) {
+    std::string_view name = Py_TYPE(object)->tp_name;
+    const std::size_t dot = name.rfind('.');
+    return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+}  // namespace sop_telemetry::python
