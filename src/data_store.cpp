@@ -215,7 +215,8 @@ StoredFilesStats TelemetryDataStore::stats() const noexcept {
     return stats;
 }
 
-int TelemetryDataStore::cleanup(int max_age_days, const std::set<std::string>& live_ids) noexcept {
+int TelemetryDataStore::cleanup(int max_age_days, const std::set<std::string>& live_ids, bool dry_run,
+                                std::vector<std::string>* affected) noexcept {
     int removed = 0;
     try {
         if (max_age_days < 0) {
@@ -230,7 +231,10 @@ int TelemetryDataStore::cleanup(int max_age_days, const std::set<std::string>& l
                 continue;
             std::optional<detail::ScopedFileLock> lock;
             if (journal && !lock.emplace(entry.path).locked()) continue;  // a live session's
-            if (::unlink(entry.path.c_str()) == 0) {
+            if (affected != nullptr) affected->push_back(entry.path);
+            if (dry_run) {
+                ++removed;
+            } else if (::unlink(entry.path.c_str()) == 0) {
                 ++removed;
             } else {
                 get_error_handler().record("cleanup",

@@ -58,7 +58,10 @@ public:
 
     /// Removes session files and journals older than `max_age_days` (by modification time),
     /// never those of `live_ids` nor a journal another process holds. Returns files removed.
-    int cleanup(int max_age_days, const std::set<std::string>& live_ids) noexcept;
+    /// With `dry_run` nothing is removed and the count is of the files that would be;
+    /// `affected`, when given, receives their paths.
+    int cleanup(int max_age_days, const std::set<std::string>& live_ids, bool dry_run = false,
+                std::vector<std::string>* affected = nullptr) noexcept;
 
     /// Turns the journals of dead sessions into session files marked incomplete. Journals held
     /// by a live process and those in `live_ids` are left alone. Returns sessions recovered.

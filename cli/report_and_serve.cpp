@@ -1,0 +1,196 @@
+// report (one HTML file) and serve (the live dashboard on a local HTTP server).
+//
+// The server is deliberately small: one thread, GET only, 127.0.0.1 unless --allow-remote, a
+// bounded request, a read timeout, and every response self-contained (no external request).
+#include "command_support.hpp"
+#include "html_page.hpp"
+#include "view_json.hpp"
+
+#include <sop_telemetry/data_store.hpp>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sop_telemetry::cli {
+
+namespace {
+
+volatile std::sig_atomic_t stop_requested = 0;
+extern "C" void request_stop(int) { stop_requested = 1; }
+
+constexpr std::size_t kMaxRequest = 16 * 1024;
+constexpr std::string_view kSessionsPath = "/api/sessions";
+
+struct Response {
+    int status = 200;
+    std::string type = "application/json";
+    std::string body;
+};
+
+const char* reason(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        default: return "Error";
+    }
+}
+
+Response error_response(int status, const std::string& message) {
+    return {status, "application/json", "{\"error\":\"" + message + "\"}"};
+}
+
+Response route(const Context& context, const std::string& method, const std::string& target) {
+    if (method != "GET") return error_response(405, "only GET");
+    const std::string path = target.substr(0, target.find('?'));
+    if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", dashboard_page()};
+    if (path == kSessionsPath) {
+        Catalog catalog = load_catalog(context.directory, false);
+        std::vector<const LoadedSession*> all;
+        for (const LoadedSession& loaded : catalog.sessions) all.push_back(&loaded);
+        return {200, "application/json", sessions_json(catalog, all)};
+    }
+    if (path.starts_with(std::string(kSessionsPath) + "/")) {
+        const std::string id = path.substr(kSessionsPath.size() + 1);
+        if (!TelemetryDataStore::is_valid_session_id(id)) return error_response(400, "invalid session id");
+        std::string error;
+        auto loaded = load_one(context.directory, id, error);
+        if (!loaded) return error_response(404, "no such session");
+        return {200, "application/json", session_view_json(*loaded)};
+    }
+    return error_response(404, "not found");
+}
+
+void answer(int client, const Context& context) {
+    timeval timeout{5, 0};
+    ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::string request;
+    char buffer[4096];
+    while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequest) {
+        const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
+        if (got <= 0) return;
+        request.append(buffer, static_cast<std::size_t>(got));
+    }
+    const std::size_t first_space = request.find(' ');
+    const std::size_t second_space = request.find(' ', first_space + 1);
+    Response response = first_space == std::string::npos || second_space == std::string::npos
+                            ? error_response(400, "bad request")
+                            : route(context, request.substr(0, first_space),
+                                    request.substr(first_space + 1, second_space - first_space - 1));
+    std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " + reason(response.status) +
+                       "\r\nContent-Type: " + response.type +
+                       "\r\nContent-Length: " + std::to_string(response.body.size()) +
+                       "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff"
+                       "\r\nContent-Security-Policy: default-src 'self'; style-src 'unsafe-inline'; "
+                       "script-src 'unsafe-inline'\r\nConnection: close\r\n\r\n";
+    const std::string out = head + response.body;
+    for (std::size_t sent = 0; sent < out.size();) {
+        const ssize_t n = ::send(client, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) return;
+        sent += static_cast<std::size_t>(n);
+    }
+}
+
+bool is_loopback(const std::string& host) {
+    return host == "127.0.0.1" || host == "localhost" || host == "::1";
+}
+
+int listen_on(const std::string& host, int port, std::string& bound) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || found == nullptr) return -1;
+    int fd = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+    const int one = 1;
+    if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || ::bind(fd, found->ai_addr, found->ai_addrlen) != 0 || ::listen(fd, 16) != 0) {
+        if (fd >= 0) ::close(fd);
+        ::freeaddrinfo(found);
+        return -1;
+    }
+    ::freeaddrinfo(found);
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    char text[INET6_ADDRSTRLEN] = "";
+    int actual_port = 0;
+    if (address.ss_family == AF_INET6) {
+        auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+        ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+        actual_port = ntohs(v6->sin6_port);
+        bound = std::string("[") + text + "]:" + std::to_string(actual_port);
+    } else {
+        auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+        ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+        actual_port = ntohs(v4->sin_port);
+        bound = std::string(text) + ":" + std::to_string(actual_port);
+    }
+    return fd;
+}
+
+}  // namespace
+
+int write_report(const Context& context, const std::string& reference, const std::string& output) {
+    int code = kOk;
+    auto loaded = open_session(context, reference, code);
+    if (!loaded) return code;
+    const std::string page = report_page(session_view_json(*loaded));
+    std::ofstream out(output, std::ios::binary | std::ios::trunc);
+    out.write(page.data(), static_cast<std::streamsize>(page.size()));
+    out.close();
+    if (!out) {
+        print_error("cannot write " + output);
+        return kFailure;
+    }
+    std::printf("wrote %s (session %s, %zu bytes)\n", output.c_str(), loaded->session.session_id.c_str(), page.size());
+    return kOk;
+}
+
+int serve_dashboard(const Context& context, const std::string& host, int port, bool allow_remote) {
+    if (!allow_remote && !is_loopback(host)) {
+        print_error("refusing to serve on " + host + ": the dashboard shows your sessions to anyone who can "
+                    "reach it; use 127.0.0.1, or --allow-remote if you mean it");
+        return kUsage;
+    }
+    if (port < 0 || port > 65535) {
+        print_error("--port must be 0..65535");
+        return kUsage;
+    }
+    if (const std::string problem = directory_problem(context.directory); !problem.empty()) {
+        print_error(problem + " (set SOP_TELEMETRY_DIR or pass --dir)");
+        return kFailure;
+    }
+    std::string bound;
+    const int fd = listen_on(host, port, bound);
+    if (fd < 0) {
+        print_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + std::strerror(errno));
+        return kFailure;
+    }
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
+    std::printf("serving %s on http://%s/ (Ctrl-C to stop)\n", context.directory.c_str(), bound.c_str());
+    std::fflush(stdout);
+    while (!stop_requested) {
+        pollfd waiting{fd, POLLIN, 0};
+        if (::poll(&waiting, 1, 250) <= 0) continue;
+        const int client = ::accept(fd, nullptr, nullptr);
+        if (client < 0) continue;
+        answer(client, context);
+        ::close(client);
+    }
+    ::close(fd);
+    std::printf("stopped\n");
+    return kOk;
+}
+
+}  // namespace sop_telemetry::cli
