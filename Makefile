@@ -9,7 +9,7 @@ BUILD := build
 BUILD_ASAN := build-asan
 BUILD_TSAN := build-tsan
 
-.PHONY: all deps venv venv-oldest build test test-plain test-schema test-install test-python test-asan test-tsan demo bench clean
+.PHONY: all deps venv venv-oldest build test test-plain test-schema test-install test-python test-cli test-asan test-tsan demo bench clean
 
 all: build
 
@@ -27,7 +27,7 @@ build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: test-plain test-schema test-install test-python test-asan test-tsan
+test: test-plain test-schema test-install test-python test-cli test-asan test-tsan
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -43,6 +43,11 @@ test-schema: build venv
 test-python: venv venv-oldest
 	.venv/bin/python -m pytest -q -p no:cacheprovider tests/python
 	.venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/python
+
+# The sop-telemetry command end to end (its report and dashboard in headless Chromium), on
+# sessions the engine writes through the Python package.
+test-cli: build venv
+	SOP_TELEMETRY_CLI=$(CURDIR)/$(BUILD)/cli/sop-telemetry .venv/bin/python -m pytest -q -p no:cacheprovider tests/cli
 
 # The installed CMake package must be usable with find_package(sop_telemetry).
 test-install: build

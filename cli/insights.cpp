@@ -3,6 +3,7 @@
 
 #include <sop_telemetry/pricing.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -30,13 +31,18 @@ std::string format(const char* pattern, Args... args) {
 }
 
 void dominant_tools(const TelemetrySession& session, std::vector<Insight>& out) {
-    const double total = session.total_duration;
+    // Tool times recorded by hand may add up to more than the session: share of the larger.
+    const auto tools = time_by_tool(session);
+    double total = session.total_duration;
+    double tool_time = 0;
+    for (const NamedStats& tool : tools) tool_time += tool.stats.total;
+    total = std::max(total, tool_time);
     if (total <= 0) return;
-    for (const NamedStats& tool : time_by_tool(session)) {
+    for (const NamedStats& tool : tools) {
         const double share = tool.stats.total / total;
         if (share < kDominantToolShare || tool.stats.total < kDominantToolMinSeconds) continue;
         out.push_back({"dominant_tool", "warning",
-                       format("tool '%s' took %.2f s of the session's %.2f s (%.0f %%) in %zu calls "
+                       format("tool '%s' took %.2f s of %.2f s (%.0f %%) in %zu calls "
                               "(p50 %.3f s, p95 %.3f s): cache its results, batch or parallelise its calls",
                               tool.name.c_str(), tool.stats.total, total, share * 100, tool.stats.count,
                               tool.stats.p50, tool.stats.p95)});

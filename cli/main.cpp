@@ -15,6 +15,7 @@ using namespace sop_telemetry::cli;
 int main(int argc, char** argv) {
     CLI::App app{"sop-telemetry — analyse SOP Agents Telemetry sessions", "sop-telemetry"};
     app.require_subcommand(1);
+    app.fallthrough();  // --json, --dir, --no-color also after the subcommand
     app.set_version_flag("--version", "sop-telemetry 0.1.0");
     Context context;
     std::string directory;

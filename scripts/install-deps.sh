@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config git
-          libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libcli11-dev
+          chromium fonts-dejavu-core fonts-wqy-zenhei)  # chromium + fonts: the report and dashboard tests
 
 missing=()
 for p in "${packages[@]}"; do

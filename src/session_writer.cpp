@@ -107,11 +107,13 @@ void SessionWriter::run_worker() {
     // And whenever woken: a fresh memory slab for the recording threads, if they took the spare.
     using Clock = std::chrono::steady_clock;
     constexpr auto kSnapshotSpacing = std::chrono::milliseconds(250);
-    auto next_flush = Clock::now() + std::chrono::milliseconds(interval_ms_.load());
+    auto last_flush = Clock::now();
     auto next_snapshot = Clock::now();
     while (!stop_.load()) {
         if (core_->log.slabs().needs_spare()) core_->log.slabs().prepare_spare();
         const auto now = Clock::now();
+        // From the interval in force now: a shorter one set while waiting applies at once.
+        const auto next_flush = last_flush + std::chrono::milliseconds(interval_ms_.load());
         auto wake_at = next_flush;
         if (core_->has_code_jobs()) wake_at = std::min(wake_at, std::max(now, next_snapshot));
         if (wake_at > now) {
@@ -127,7 +129,7 @@ void SessionWriter::run_worker() {
             }
             if (now >= next_flush) {
                 append_journal();
-                next_flush = Clock::now() + std::chrono::milliseconds(interval_ms_.load());
+                last_flush = Clock::now();
             }
         } catch (const std::exception& error) {
             get_error_handler().record("worker", error.what());

@@ -1,0 +1,52 @@
+"""Writes real session files with the engine (through the Python package), each with known
+content, into the directory given on the command line. Run in its own interpreter."""
+from __future__ import annotations
+
+import sys
+
+from ai_agents.telemetry import TaskStatus, _core
+from ai_agents.telemetry.manager import config_from_mapping
+
+
+def session(directory: str, record) -> None:
+    engine = _core.TelemetryManager()
+    engine.initialize(config_from_mapping({"storage_dir": directory, "code_metrics": False,
+                                           "auto_cleanup": False}))
+    record(engine.get_collector())
+    engine.shutdown()
+
+
+def healthy(c) -> None:
+    c.start_task("t-ok", "summarise the README", "docs")
+    c.record_agent_execution("micro", "reader_agent", 0.4)
+    c.record_llm_call("gpt-4o-mini", 1000, 200, 0.3)
+    c.record_llm_call("gpt-4o-mini", 1200, 250, 0.35)
+    c.record_tool_usage("grep", 0.05, True, "")
+    c.end_task("t-ok", TaskStatus.COMPLETED)
+
+
+def troubled(c) -> None:
+    c.start_task("t-fail", "fix the build", "repair")
+    c.record_agent_execution("supervisor", "fixer", 2.5)
+    for prompt in (1000, 2000, 3500, 5000):  # the prompt grows; outputs stay short
+        c.record_llm_call("gpt-4o", prompt, 30, 0.2)
+    c.record_tool_usage("flaky_api", 0.1, False, "TimeoutError: upstream")
+    c.record_tool_usage("flaky_api", 0.1, False, "TimeoutError: upstream")
+    c.record_tool_usage("flaky_api", 0.1, True, "")
+    c.record_tool_usage("slow_search", 1.5, True, "")
+    c.end_task("t-fail", TaskStatus.FAILED)
+    c.start_task("t-limit", "endless loop")
+    c.record_llm_call("my-local-model", 10, 5, 0.01)
+    c.end_task("t-limit", TaskStatus.MAX_STEPS)
+
+
+def chinese(c) -> None:
+    c.start_task("t-zh", "分析这个代码仓库的架构", "repo_analysis")
+    c.record_llm_call("gpt-4o-mini", 300, 40, 0.1)
+    c.record_tool_usage('read,"file"', 0.02, True, "")
+    c.end_task("t-zh", TaskStatus.COMPLETED)
+
+
+if __name__ == "__main__":
+    for make in (healthy, troubled, chinese):
+        session(sys.argv[1], make)

@@ -1,0 +1,194 @@
+"""list, show, stats, compare, insights, export, cleanup, recover, doctor — and bad input."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import subprocess
+import time
+
+from conftest import CLI, run, run_json
+
+
+def test_list_is_newest_first_with_summaries_and_filters(store, ids):
+    listing = run_json("--dir", str(store), "list")
+    sessions = listing["sessions"]
+    assert len(sessions) == 3 and listing["skipped_files"] == 0
+    starts = [s["start_time"] for s in sessions]
+    assert starts == sorted(starts, reverse=True)
+    assert [s["status"] for s in sessions] == ["completed", "failed", "completed"]
+    assert sessions[1]["models"] == ["gpt-4o", "my-local-model"] and sessions[1]["partly_priced"]
+    assert sessions[2]["total_tokens"] == 1000 + 200 + 1200 + 250
+    assert [s["session_id"] for s in run_json("--dir", str(store), "list", "--status", "failed")["sessions"]] == [ids[1]]
+    assert len(run_json("--dir", str(store), "list", "--model", "gpt-4o-mini")["sessions"]) == 2
+    assert run_json("--dir", str(store), "list", "--since", "2999-01-01")["sessions"] == []
+    assert run_json("--dir", str(store), "list", "--until", "2000-01-01")["sessions"] == []
+    assert len(run_json("--dir", str(store), "list", "-n", "1")["sessions"]) == 1
+    table = run("--dir", str(store), "list").stdout
+    assert table.splitlines()[0].split()[:3] == ["SESSION", "STARTED", "(UTC)"]
+    assert ids[0] in table.splitlines()[1]
+    assert "\x1b[" not in table  # not a terminal: no colour
+
+
+def test_show_summarises_one_session(store, ids):
+    view = run_json("--dir", str(store), "show", ids[1])
+    assert view["summary"]["session_id"] == ids[1]
+    assert {t["task_id"]: t["status"] for t in view["tasks"]} == {"t-fail": "failed", "t-limit": "max_steps"}
+    gpt4o = next(m for m in view["models"] if m["model"] == "gpt-4o")
+    assert (gpt4o["calls"], gpt4o["prompt_tokens"], gpt4o["completion_tokens"]) == (4, 11500, 120)
+    assert abs(gpt4o["cost"] - (11500 * 2.5 + 120 * 10.0) / 1e6) < 1e-12
+    flaky = next(t for t in view["tools"] if t["name"] == "flaky_api")
+    assert (flaky["count"], flaky["failures"], round(flaky["total"], 6), flaky["p50"], flaky["p95"]) == (3, 2, 0.3, 0.1, 0.1)
+    assert view["tools"][0]["name"] == "slow_search"  # largest total first
+    assert {(e["kind"], e["name"]) for e in view["errors"]} >= {("tool", "flaky_api"), ("task", "t-fail")}
+    assert view["path"].endswith(ids[1] + ".json")
+    text = run("--dir", str(store), "show", ids[1]).stdout
+    for section in ("Tasks", "Tokens and cost by model", "Time by agent", "Time by tool", "Errors (", "Span tree"):
+        assert section in text
+    assert "TimeoutError: upstream" in text
+    assert run_json("--dir", str(store), "show", "latest")["summary"]["session_id"] == ids[0]
+    assert run_json("--dir", str(store), "show", ids[1][:-2])["summary"]["session_id"] == ids[1]  # prefix
+
+
+def test_chinese_text_and_csv_quoting_survive_export(store, ids):
+    assert "分析这个代码仓库的架构" in run("--dir", str(store), "show", "latest").stdout
+    rows = list(csv.DictReader(io.StringIO(run("--dir", str(store), "export", "latest", "--format", "csv").stdout)))
+    assert [(r["kind"], r["name"]) for r in rows] == [("llm", "gpt-4o-mini"), ("tool", 'read,"file"')]
+    assert rows[0]["prompt_tokens"] == "300" and rows[0]["task_id"] == "t-zh"
+    exported = json.loads(run("--dir", str(store), "export", ids[1], "--format", "json").stdout)
+    assert exported["session_id"] == ids[1] and exported["schema_version"] == 1
+    out = store / "out.csv"
+    run("--dir", str(store), "export", ids[1], "--format", "csv", "-o", str(out))
+    kinds = [r["kind"] for r in csv.DictReader(out.open())]
+    assert kinds.count("llm") == 5 and kinds.count("tool") == 4 and kinds.count("agent") == 1
+
+
+def test_stats_aggregates_every_session(store):
+    stats = run_json("--dir", str(store), "stats")
+    assert (stats["sessions"], stats["tasks"], stats["failed_tasks"]) == (3, 4, 1)
+    assert abs(stats["failure_rate"] - 0.25) < 1e-12
+    shown = [run_json("--dir", str(store), "show", s["session_id"])["summary"]
+             for s in run_json("--dir", str(store), "list")["sessions"]]
+    assert stats["total_tokens"] == sum(s["total_tokens"] for s in shown)
+    assert abs(stats["cost"] - sum(s["cost"] or 0 for s in shown)) < 1e-12
+    assert stats["unpriced_models"] == ["my-local-model"]
+    assert stats["slowest_tools"][0]["name"] == "slow_search"
+    assert list(stats["by_day"].values())[0]["sessions"] == 3
+    assert "By day (UTC)" in run("--dir", str(store), "stats").stdout
+
+
+def test_compare_gives_deltas(store, ids):
+    result = run_json("--dir", str(store), "compare", ids[2], ids[1])
+    metrics = {m["metric"]: m for m in result["metrics"]}
+    assert metrics["tasks"]["a"] == 1 and metrics["tasks"]["b"] == 2 and metrics["tasks"]["delta"] == 1
+    assert metrics["tokens[gpt-4o]"]["a"] == 0 and metrics["tokens[gpt-4o]"]["b"] == 11620
+    assert "tool_time_s[slow_search]" in metrics
+    assert "METRIC" in run("--dir", str(store), "compare", ids[2], ids[1]).stdout
+
+
+def test_insights_name_the_numbers(store, ids):
+    found = {i["rule"]: i["message"] for i in run_json("--dir", str(store), "insights", ids[1])["insights"]}
+    assert set(found) == {"dominant_tool", "retried_failing_tool", "expensive_model_short_outputs",
+                          "max_steps_reached", "prompt_growth", "unpriced_model"}
+    assert "'flaky_api' failed 2 of 3 calls" in found["retried_failing_tool"]
+    assert "from 1000 to 5000 tokens over 4 calls" in found["prompt_growth"]
+    assert run_json("--dir", str(store), "insights", ids[2])["insights"] == []
+
+
+def test_bad_files_are_skipped_with_one_warning_each(store):
+    good = next(store.glob("*.json")).read_text()
+    (store / "corrupt.json").write_text("{not json at all")
+    (store / "truncated.json").write_text(good[: len(good) // 2])
+    (store / "empty.json").write_text("")
+    (store / "foreign.json").write_text('{"hello": "world"}')
+    (store / "notes.txt").write_text("not a session file")
+    result = run("--dir", str(store), "list", "--json")
+    assert len(json.loads(result.stdout)["sessions"]) == 3
+    assert json.loads(result.stdout)["skipped_files"] == 4
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 4 and all(w.startswith("warning: skipped ") for w in warnings)
+    assert any("empty.json: empty file" in w for w in warnings)
+    assert run_json("--dir", str(store), "stats")["sessions"] == 3
+    doctor = run("--dir", str(store), "doctor", "--json", check_code=1)
+    assert json.loads(doctor.stdout)["skipped_files"] == 4
+
+
+def test_path_tricks_and_unknown_ids_are_refused(store):
+    for bad in ("../etc/passwd", "a/b", "..", ".hidden", "x" * 200):
+        result = run("--dir", str(store), "show", bad, check_code=3)
+        assert "invalid session id" in result.stderr
+    assert "no session 'nope'" in run("--dir", str(store), "show", "nope", check_code=3).stderr
+
+
+def test_a_missing_directory_is_a_clear_message(tmp_path):
+    missing = tmp_path / "absent"
+    for command in (["list"], ["show", "latest"], ["stats"], ["report", "latest"], ["cleanup", "--max-age-days", "1"]):
+        result = run("--dir", str(missing), *command, check_code=1)
+        assert f"no session directory at {missing}" in result.stderr, command
+    assert "no sessions in" in run("--dir", str(tmp_path), "list").stdout
+    assert run("--dir", str(tmp_path), "show", "latest", check_code=3).stderr.strip().endswith(f"no sessions in {tmp_path}")
+
+
+def test_usage_errors_exit_2(store):
+    run("--dir", str(store), "list", "--since", "yesterday", check_code=2)
+    run("--dir", str(store), "export", "latest", "--format", "xml", check_code=2)
+    run("--dir", str(store), "frobnicate", check_code=2)
+    run(check_code=2)
+
+
+def test_cleanup_dry_run_removes_nothing_then_cleanup_removes_old_files(store, ids):
+    old = time.time() - 30 * 86400
+    for session_id in ids[1:]:
+        os.utime(store / f"{session_id}.json", (old, old))
+    dry = run_json("--dir", str(store), "cleanup", "--max-age-days", "7", "--dry-run")
+    assert dry["removed"] == 2 and len(list(store.glob("*.json"))) == 3
+    done = run_json("--dir", str(store), "cleanup", "--max-age-days", "7")
+    assert done["removed"] == 2 and [p.stem for p in store.glob("*.json")] == [ids[0]]
+    assert "removed 0 files older than 7 days" in run("--dir", str(store), "cleanup", "--max-age-days", "7").stdout
+
+
+def test_recover_turns_a_killed_session_journal_into_a_session(tmp_path):
+    script = ("import os, time\nfrom ai_agents.telemetry import TelemetryManager\n"
+              "m = TelemetryManager.get_instance()\n"
+              "m.initialize({'flush_interval': 0.05, 'code_metrics': False})\n"
+              "c = m.get_collector(); c.start_task('crashed', 'will be killed')\n"
+              "c.record_llm_call('gpt-4o', 10, 5, 0.1)\ntime.sleep(0.5)\nos.kill(os.getpid(), 9)\n")
+    env = {**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path), "SOP_TELEMETRY_AUTO": "0"}
+    import sys
+    subprocess.run([sys.executable, "-c", script], env=env)
+    assert list(tmp_path.glob("*.jsonl")) and not list(tmp_path.glob("*.json"))
+    assert run_json("--dir", str(tmp_path), "recover") == {"recovered": 1}
+    listed = run_json("--dir", str(tmp_path), "list")["sessions"]
+    assert len(listed) == 1 and listed[0]["status"] == "incomplete" and listed[0]["total_tokens"] == 15
+
+
+def test_doctor_reports_a_healthy_store(store):
+    report = run_json("--dir", str(store), "doctor")
+    assert report["healthy"] and report["writable"] and report["sessions"] == 3
+    assert report["storage_path"] == str(store) and report["free_mb"] > 0
+    assert "ok" in run("--dir", str(store), "doctor").stdout
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(store):
+    def on_terminal(env_extra: dict) -> str:
+        env = {**os.environ, **env_extra}
+        env.pop("NO_COLOR", None) if "NO_COLOR" not in env_extra else None
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(str(CLI), [str(CLI), "--dir", str(store), "list"], env)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.waitpid(pid, 0)
+        return output.decode()
+
+    assert "\x1b[32mcompleted" in on_terminal({})
+    assert "\x1b[" not in on_terminal({"NO_COLOR": "1"})

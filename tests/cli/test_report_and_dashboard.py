@@ -1,0 +1,112 @@
+"""The HTML report and the live dashboard, rendered in headless Chromium."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import CLI, browse, run
+
+
+def test_report_is_one_self_contained_file_that_renders(store, ids, tmp_path):
+    page = tmp_path / "report.html"
+    assert f"wrote {page}" in run("--dir", str(store), "report", ids[1], "-o", str(page)).stdout
+    html = page.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "no external request"
+    assert "LIVE = /*LIVE_MODE*/false" in html  # the live code is there but off
+    screenshot = tmp_path / "report.png"
+    dom, console = browse(page.as_uri(), screenshot)
+    assert f'data-rendered="{ids[1]}"' in dom
+    assert "data-errors" not in dom and console == ""
+    assert dom.count('class="row"') == 2 + 1 + 5 + 4  # its tasks, agent, LLM calls and tool calls
+    assert 'data-kind="tool"' in dom and "bar kind-tool error" in dom  # the failed tool is marked
+    assert "flaky_api" in dom and "TimeoutError: upstream" in dom and "gpt-4o" in dom
+    assert screenshot.stat().st_size > 20_000 and screenshot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_session_text_cannot_break_out_of_the_report(store, tmp_path):
+    hostile = store / "hostile.json"
+    data = json.loads(next(store.glob("*.json")).read_text())
+    data["session_id"] = "hostile"
+    data["tasks"][0]["description"] = "</script><script>document.title='pwned'</script><!--"
+    hostile.write_text(json.dumps(data))
+    page = tmp_path / "hostile.html"
+    run("--dir", str(store), "report", "hostile", "-o", str(page))
+    assert "</script><script>document.title" not in page.read_text()
+    dom, console = browse(page.as_uri())
+    assert 'data-rendered="hostile"' in dom and "pwned" not in dom.split("<body")[0] and console == ""
+
+
+class Dashboard:
+    def __init__(self, directory, *extra: str):
+        self.process = subprocess.Popen([str(CLI), "--dir", str(directory), "serve", "--port", "0", *extra],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        match = re.search(r"on http://([\d.]+:\d+)/", line)
+        assert match, (line, self.process.stderr.read() if self.process.poll() is not None else "")
+        self.url = f"http://{match.group(1)}"
+
+    def get(self, path: str, method: str = "GET") -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url + path, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def stop(self) -> str:
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=10)
+        return out
+
+
+@pytest.fixture
+def dashboard(store):
+    server = Dashboard(store)
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def test_dashboard_serves_sessions_on_loopback_and_updates_as_they_land(dashboard, store, sessions_dir, ids, tmp_path):
+    assert dashboard.url.startswith("http://127.0.0.1:")
+    status, body = dashboard.get("/api/sessions")
+    assert status == 200 and [s["session_id"] for s in json.loads(body)["sessions"]] == ids
+    status, body = dashboard.get(f"/api/sessions/{ids[1]}")
+    assert status == 200 and json.loads(body)["summary"]["status"] == "failed"
+    assert dashboard.get("/api/sessions/..%2Fetc")[0] == 400
+    assert dashboard.get("/api/sessions/nope")[0] == 404
+    assert dashboard.get("/elsewhere")[0] == 404
+    assert dashboard.get("/api/sessions", method="POST")[0] == 405
+
+    screenshot = tmp_path / "dashboard.png"
+    dom, console = browse(dashboard.url + "/", screenshot)
+    assert 'data-sessions="3"' in dom and f'data-rendered="{ids[0]}"' in dom
+    assert console == "" and "data-errors" not in dom
+    assert screenshot.stat().st_size > 20_000
+
+    newest = json.loads((store / f"{ids[0]}.json").read_text())
+    newest["session_id"] = "zz-landed-later"
+    newest["start_time"] = "2100-01-01T00:00:00.000000Z"
+    (store / "zz-landed-later.json").write_text(json.dumps(newest))
+    status, body = dashboard.get("/api/sessions")
+    assert json.loads(body)["sessions"][0]["session_id"] == "zz-landed-later"
+    dom, _ = browse(dashboard.url + "/")
+    assert 'data-sessions="4"' in dom and 'data-rendered="zz-landed-later"' in dom
+    assert "stopped" in dashboard.stop()
+
+
+def test_dashboard_refuses_other_addresses_unless_allowed(store):
+    result = run("--dir", str(store), "serve", "--host", "0.0.0.0", "--port", "0", check_code=2)
+    assert "refusing to serve on 0.0.0.0" in result.stderr and "--allow-remote" in result.stderr
+    server = Dashboard(store, "--host", "0.0.0.0", "--allow-remote")
+    try:
+        assert server.url.startswith("http://0.0.0.0:")
+    finally:
+        server.stop()
