@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Runs the engine benchmarks and prints each figure beside its target (issue 2).
+"""Runs the engine and CLI benchmarks and prints each figure beside its target (issues 2, 4).
 
 Usage: python3 bench/run_benchmarks.py [BUILD_DIR]   (make bench does this)
 The raw Google Benchmark JSON is kept in BUILD_DIR/bench_results.json.
 """
 import json
+import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 
@@ -28,6 +31,23 @@ def median(results: dict, prefix: str, *parts: str) -> dict:
     raise SystemExit(f"benchmark {prefix} {parts} missing from the results")
 
 
+def cli_seconds(build_dir: Path, sessions: int = 2000, events: int = 500) -> dict:
+    """Median wall time of `sop-telemetry list` and `stats` over `sessions` session files."""
+    with tempfile.TemporaryDirectory(prefix="sop_cli_bench_") as directory:
+        subprocess.run([str(build_dir / "bench" / "make_session_files"), directory, str(sessions),
+                        str(events)], check=True, stdout=subprocess.DEVNULL)
+        cli = build_dir / "cli" / "sop-telemetry"
+        timings = {}
+        for command in ("list", "stats"):
+            runs = []
+            for _ in range(5):
+                start = time.perf_counter()
+                subprocess.run([str(cli), "--dir", directory, command], check=True, stdout=subprocess.DEVNULL)
+                runs.append(time.perf_counter() - start)
+            timings[command] = statistics.median(runs)
+        return timings
+
+
 def main() -> int:
     build_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "build")
     results = run(build_dir)
@@ -38,6 +58,7 @@ def main() -> int:
     read = median(results, "BM_ReadSessionFile")
     memory = median(results, "BM_MemoryPerEvent")
     scaling = two["items_per_second"] / one["items_per_second"]
+    cli = cli_seconds(build_dir)
     rows = [
         ("record_llm_call, tracing on (median)", f"{one['real_time']:.1f} ns", "<= 150 ns",
          one["real_time"] <= 150),
@@ -51,6 +72,10 @@ def main() -> int:
          read["bytes_per_second"] >= 300e6),
         ("resident memory per event (1,000,000 events)", f"{memory['bytes_per_event']:.1f} B", "<= 200 B",
          memory["bytes_per_event"] <= 200),
+        ("sop-telemetry list, 2,000 sessions of 500 events", f"{cli['list']:.2f} s", "<= 0.5 s",
+         cli["list"] <= 0.5),
+        ("sop-telemetry stats, 2,000 sessions of 500 events", f"{cli['stats']:.2f} s", "<= 2 s",
+         cli["stats"] <= 2),
     ]
     width = max(len(row[0]) for row in rows)
     print(f"{'figure'.ljust(width)}  {'measured':>12}  {'target':>16}")
