@@ -173,3 +173,96 @@ def test_debug_logging_shows_the_engine_diagnostics(caplog, tmp_path):
         assert any("unknown telemetry config key 'bogus'" in m for m in messages)  # from Python
     finally:
         logging.getLogger("ai_agents.telemetry").setLevel(logging.NOTSET)
+
+
+# --- the integration examples (自动集成 / 使用示例), on the reference host, offline ----------
+# The model comes from the environment, as a user would configure it: a recorded replay.
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from ai_agents.models import ReplayScript  # noqa: E402
+
+REPLAY = Path(__file__).parent / "support" / "replay"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def replay(monkeypatch):
+    def use(script: Path) -> None:
+        ReplayScript.rewind_all()
+        monkeypatch.setenv("SOP_AGENTS_MODEL", f"replay:{script}")
+    yield use
+    ReplayScript.rewind_all()
+
+
+def test_supervisor_integration_example(replay):
+    replay(REPLAY / "one_answer.json")
+    from ai_agents.supervisor_agents.base_supervisor_agent import BaseSupervisorAgent
+
+    class MyCustomSupervisorAgent(BaseSupervisorAgent):
+        # 遥测自动启用，无需额外代码
+        pass
+
+    # 使用时自动收集遥测数据
+    agent = MyCustomSupervisorAgent()
+    result = agent.run("执行任务")  # 自动记录执行时间、LLM调用等
+
+    assert result == "任务完成"
+    task = TelemetryManager.get_instance().get_session_data().tasks[-1]
+    assert task.description == "执行任务" and task.llm_calls[0].prompt_tokens == 120
+
+
+def test_micro_agent_integration_example(replay):
+    replay(REPLAY / "one_answer.json")
+    from ai_agents.micro_agents.base_micro_agent import BaseMicroAgent
+
+    class MyCustomMicroAgent(BaseMicroAgent):
+        # 遥测自动启用，无需额外代码
+        pass
+
+    # 通过get_code_agent()获取的智能体自动包含遥测
+    agent = MyCustomMicroAgent()
+    code_agent = agent.get_code_agent()  # 自动插桩
+
+    assert code_agent.run("回答") == "任务完成"
+    assert TelemetryManager.get_instance().get_session_data().tasks[-1].agents[0].agent_name == "micro_agent"
+
+
+def test_yaml_agent_example(replay):
+    replay(REPLAY / "one_answer.json")
+    from ai_agents import create_agent_from_yaml
+
+    # 自动包含遥测功能
+    agent = create_agent_from_yaml("search_agent")
+
+    assert [tool.name for tool in agent.tools] == ["file_search", "text_grep"]
+    assert agent.get_code_agent().run("查找") == "任务完成"
+
+
+def test_basic_usage_example(replay, monkeypatch, capsys):
+    replay(REPO_ROOT / "examples" / "replay" / "repo_analysis.json")
+    monkeypatch.chdir(REPO_ROOT)  # the agent analyses the repository it runs in
+    from ai_agents.telemetry import TelemetryManager
+    from ai_agents.supervisor_agents.repo_analysis_supervisor_agent import RepoAnalysisSupervisorAgent
+
+    # 遥测自动初始化
+    agent = RepoAnalysisSupervisorAgent()
+
+    # 执行任务，自动收集遥测数据
+    result = agent.run("分析这个代码仓库的架构")
+
+    # 获取遥测数据
+    manager = TelemetryManager.get_instance()
+    session_data = manager.get_session_data()
+
+    print(f"总令牌使用: {session_data.total_tokens.total_tokens}")
+    print(f"执行时间: {session_data.total_duration}秒")
+    print(f"任务数量: {len(session_data.tasks)}")
+
+    assert result.startswith("架构:")
+    out = capsys.readouterr().out
+    assert "总令牌使用: " in out and "任务数量: " in out
+    assert session_data.tasks[-1].sop_category == "repo_analysis"
+    assert len([a for a in session_data.tasks[-1].agents if a.agent_type == "micro"]) == 2

@@ -1,0 +1,1 @@
+"""Micro agents: small smolagents CodeAgents with a few tools each."""

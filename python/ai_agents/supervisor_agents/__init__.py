@@ -1,0 +1,1 @@
+"""Supervisor agents: a CodeAgent that manages micro agents and follows an SOP."""
