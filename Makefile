@@ -1,6 +1,6 @@
 # SOP Agents Telemetry — every command installs what it needs first.
 #   make test    build and run the whole test suite (plain, ASan+UBSan, TSan)
-#   make demo    record a three-layer session and print where it went and its totals
+#   make demo    run the reference SOP host offline on this repository, show its session and report
 #   make bench   run the benchmarks and print the figures
 
 JOBS ?= $(shell nproc)
@@ -67,8 +67,15 @@ test-tsan: deps
 	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-demo: build
-	./$(BUILD)/examples/three_layer_demo
+# The reference host on this repository, offline (a recorded replay of its model calls):
+# sop-agents → supervisor → 2 micro agents → tools and LLM calls; then the session's summary
+# and its HTML report.
+DEMO_REPORT := $(BUILD)/demo-report.html
+demo: build venv
+	.venv/bin/sop-agents run "分析这个代码仓库的架构" --model replay:examples/replay/repo_analysis.json
+	@echo
+	.venv/bin/sop-telemetry show latest
+	.venv/bin/sop-telemetry report latest -o $(DEMO_REPORT)
 
 bench: build venv-bench
 	python3 bench/run_benchmarks.py $(BUILD)

@@ -42,9 +42,7 @@ def _build(args: argparse.Namespace):
         from .supervisor_agents.repo_analysis_supervisor_agent import RepoAnalysisSupervisorAgent
 
         agent = RepoAnalysisSupervisorAgent(root=args.root)
-    agent._model = model
-    for micro in getattr(agent, "micro_agents", []):
-        micro._model = model
+    agent.use_model(model)
     return agent
 
 

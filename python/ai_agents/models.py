@@ -1,7 +1,8 @@
 """Models of the reference host, chosen by SOP_AGENTS_MODEL (or --model):
 
-- `replay:PATH` — plays back a recorded script of responses with their token usage (offline:
-  the demo and the tests). One script serves every agent of the process, in call order.
+- `replay:PATH` — plays back a recorded script of responses with their token usage and latency
+  (offline: the demo and the tests). One script serves every agent of the process, in call
+  order. SOP_AGENTS_REPLAY_LATENCY=0 replays without waiting.
 - `MODEL_ID` or `openai:MODEL_ID` — an OpenAI-compatible chat-completions endpoint:
   SOP_AGENTS_BASE_URL (default https://api.openai.com/v1) and SOP_AGENTS_API_KEY (or
   OPENAI_BASE_URL / OPENAI_API_KEY). The key is read from the environment, sent only to that
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -31,7 +33,8 @@ class ModelConfigError(RuntimeError):
 
 class ReplayScript:
     """A recorded script: {"model_id": ..., "responses": [{"content", "input_tokens",
-    "output_tokens", "model"?}, ...]}, consumed in order by every ReplayModel reading it."""
+    "output_tokens", "model"?, "latency_ms"?}, ...]}, consumed in order by every ReplayModel
+    reading it."""
 
     _scripts: dict[Path, "ReplayScript"] = {}
     _lock = threading.Lock()
@@ -85,6 +88,8 @@ class ReplayModel(Model):
     def generate(self, messages: list[Any], stop_sequences: Optional[list[str]] = None,
                  response_format: Any = None, tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
         response = self.script.next_response()
+        if os.environ.get("SOP_AGENTS_REPLAY_LATENCY", "1") != "0":
+            time.sleep(max(0.0, float(response.get("latency_ms", 0))) / 1000)
         self.model_id = str(response.get("model") or self.script.model_id)  # a recording may mix models
         usage = TokenUsage(input_tokens=int(response.get("input_tokens", 0)),
                            output_tokens=int(response.get("output_tokens", 0)))
@@ -134,6 +139,22 @@ def _plain_message(message: Any) -> dict:
     if isinstance(content, list):
         content = "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
     return {"role": {"tool-call": "assistant", "tool-response": "user"}.get(role, role), "content": content or ""}
+
+
+class ConfiguredModel:
+    """For agents: `self.model` is the model given, else the one the environment configures
+    (made on first use, so an agent can be built before a model is configured)."""
+
+    _model: Optional[Model] = None
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            self._model = model_from_spec()
+        return self._model
+
+    def use_model(self, model: Model) -> None:
+        self._model = model
 
 
 def model_from_spec(spec: Optional[str] = None) -> Model:

@@ -29,6 +29,15 @@ def _bounded(text: str) -> str:
     return text[:MAX_OUTPUT_CHARS] + f"\n… [cut: {len(text) - MAX_OUTPUT_CHARS} more characters]"
 
 
+def _listing(lines: list[str], none_message: str) -> str:
+    """The lines found (the first MAX_RESULTS, said so when cut), bounded; or `none_message`."""
+    if not lines:
+        return none_message
+    if len(lines) > MAX_RESULTS:
+        lines = lines[:MAX_RESULTS] + [f"… (first {MAX_RESULTS} matches)"]
+    return _bounded("\n".join(lines))
+
+
 def _is_binary(path: Path) -> bool:
     with path.open("rb") as handle:
         return b"\0" in handle.read(8192)
@@ -70,10 +79,9 @@ class FileSearchTool(_RootedTool):
             relative = str(path.relative_to(self.root))
             if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern):
                 found.append(relative)
-                if len(found) == MAX_RESULTS:
-                    found.append(f"… (first {MAX_RESULTS} matches)")
+                if len(found) > MAX_RESULTS:
                     break
-        return _bounded("\n".join(found)) if found else f"no file matches {pattern!r}"
+        return _listing(found, f"no file matches {pattern!r}")
 
 
 class TextGrepTool(_RootedTool):
@@ -99,11 +107,11 @@ class TextGrepTool(_RootedTool):
                     for number, line in enumerate(handle, 1):
                         if regex.search(line):
                             matches.append(f"{path.relative_to(self.root)}:{number}: {line.rstrip()[:200]}")
-                            if len(matches) == MAX_RESULTS:
-                                return _bounded("\n".join(matches) + f"\n… (first {MAX_RESULTS} matches)")
+                            if len(matches) > MAX_RESULTS:
+                                return _listing(matches, "")
             except OSError:
                 continue
-        return _bounded("\n".join(matches)) if matches else f"no line matches {pattern!r}"
+        return _listing(matches, f"no line matches {pattern!r}")
 
 
 class FileReaderTool(_RootedTool):

@@ -10,6 +10,7 @@ from pathlib import Path
 # Before ai_agents.telemetry is imported anywhere: never write into the developer's cache.
 os.environ["SOP_TELEMETRY_DIR"] = tempfile.mkdtemp(prefix="sop_telemetry_pytest_")
 os.environ.pop("SOP_TELEMETRY_ENABLED", None)
+os.environ["SOP_AGENTS_REPLAY_LATENCY"] = "0"  # recorded model latencies are not waited for
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 import pytest  # noqa: E402

@@ -12,11 +12,11 @@ from smolagents.models import Model
 
 import ai_agents.telemetry  # noqa: F401 - zero configuration: the session starts here
 
-from ..models import model_from_spec
+from ..models import ConfiguredModel
 from ..tools import make_tool
 
 
-class BaseMicroAgent:
+class BaseMicroAgent(ConfiguredModel):
     name: str = "micro_agent"
     description: str = "A micro agent."
     tool_names: Sequence[str] = ()
@@ -33,12 +33,6 @@ class BaseMicroAgent:
         self._model = model
         self.max_steps = max_steps or self.max_steps
         self._code_agent: Optional[CodeAgent] = None
-
-    @property
-    def model(self) -> Model:
-        if self._model is None:
-            self._model = model_from_spec()
-        return self._model
 
     def get_code_agent(self) -> CodeAgent:
         """The smolagents CodeAgent (made once), usable alone or as a managed agent."""

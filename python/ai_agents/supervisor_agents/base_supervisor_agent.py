@@ -17,7 +17,7 @@ from ai_agents.telemetry import TaskStatus
 from ai_agents.telemetry._tracing import collector as instrumentation_collector
 
 from ..micro_agents.base_micro_agent import BaseMicroAgent
-from ..models import model_from_spec
+from ..models import ConfiguredModel
 
 SOP_DIRECTORY = Path(__file__).resolve().parents[1] / "sops"
 _task_numbers = itertools.count(1)
@@ -38,7 +38,7 @@ def load_sop(category: str, directory: Path = SOP_DIRECTORY) -> str:
     return path.read_text(encoding="utf-8")
 
 
-class BaseSupervisorAgent:
+class BaseSupervisorAgent(ConfiguredModel):
     name: str = "supervisor_agent"
     description: str = "Plans the task, delegates to micro agents and reports."
     sop_category: str = "default"
@@ -55,11 +55,11 @@ class BaseSupervisorAgent:
         self.sop_directory = Path(sop_directory) if sop_directory else SOP_DIRECTORY
         self.max_steps = max_steps or self.max_steps
 
-    @property
-    def model(self) -> Model:
-        if self._model is None:
-            self._model = model_from_spec()
-        return self._model
+    def use_model(self, model: Model) -> None:
+        """This model for the supervisor and every micro agent."""
+        super().use_model(model)
+        for micro in self.micro_agents:
+            micro.use_model(model)
 
     def build_agent(self) -> CodeAgent:
         return CodeAgent(tools=[], model=self.model, name=self.name, description=self.description,
