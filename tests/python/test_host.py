@@ -196,3 +196,7 @@ def test_the_sop_agents_cli_runs_a_task_and_is_part_of_the_session(tmp_path):
     assert missing.returncode == 2 and "no model configured" in missing.stderr
     unknown = _sop_agents("run", "x", "--sop", "nope", "--model", f"replay:{ONE_ANSWER}", env=env)
     assert unknown.returncode == 2 and "no SOP 'nope'" in unknown.stderr
+    from_yaml = _sop_agents("run", "总结", "--agent", "repo_supervisor", "--model", f"replay:{ONE_ANSWER}", env=env)
+    assert from_yaml.returncode == 0 and from_yaml.stdout.strip() == "任务完成", from_yaml.stderr
+    ghost = _sop_agents("run", "x", "--agent", "ghost", "--model", f"replay:{ONE_ANSWER}", env=env)
+    assert ghost.returncode == 2 and "no agent 'ghost'" in ghost.stderr
