@@ -123,7 +123,7 @@ bool TelemetryCollector::start_task(std::string_view task_id, std::string_view d
 }
 
 std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::string_view description,
-                                            std::string_view sop_category) noexcept {
+                                            std::string_view sop_category, std::uint64_t parent_id) noexcept {
     if (!is_enabled()) return 0;
     if (task_id.empty()) {
         get_error_handler().record("start_task", "empty task id");
@@ -136,7 +136,7 @@ std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::strin
         event.kind = SpanKind::task;
         event.status = TaskStatus::running;
         event.span_id = buffer.next_span_id(SpanKind::task);
-        event.parent_id = current_span();
+        event.parent_id = parent_id != 0 ? parent_id : current_span();
         event.start_ns = detail::now_ns();
         event.name = buffer.arena().copy(detail::clip_utf8(task_id, detail::kMaxNameBytes));
         event.detail = buffer.arena().copy(detail::clip_utf8(description, detail::kMaxTextBytes));

@@ -49,9 +49,9 @@ public:
     bool start_task(std::string_view task_id, std::string_view description,
                     std::string_view sop_category = {}) noexcept;
     /// start_task that returns the task's span id (0 when it was refused), for callers that
-    /// parent spans explicitly, such as the Python front.
+    /// parent spans explicitly, such as the Python front. `parent_id` 0: the current context.
     std::uint64_t open_task(std::string_view task_id, std::string_view description,
-                            std::string_view sop_category = {}) noexcept;
+                            std::string_view sop_category = {}, std::uint64_t parent_id = 0) noexcept;
     /// Closes an open task; false when it is not open.
     bool end_task(std::string_view task_id, TaskStatus status = TaskStatus::completed) noexcept;
 

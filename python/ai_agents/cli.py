@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import ai_agents.telemetry  # noqa: F401 - the session starts before anything else
 from ai_agents.telemetry import SpanKind, TaskStatus, TelemetryCollector, TelemetryManager
+from ai_agents.telemetry._tracing import current_span
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -54,6 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     telemetry = TelemetryCollector()
     span = telemetry.begin_span(SpanKind.OTHER, "sop-agents run", 0, "cli")
+    current_span.set(span)  # the task and everything in it hang under the invocation
     status, error = TaskStatus.COMPLETED, None
     try:
         agent = _build(args)

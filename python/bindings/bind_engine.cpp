@@ -130,7 +130,7 @@ void bind_collector(nb::module_& m) {
         .def("start_task", &TelemetryCollector::start_task, "task_id"_a, "description"_a,
              "sop_category"_a = "")
         .def("open_task", &TelemetryCollector::open_task, "task_id"_a, "description"_a,
-             "sop_category"_a = "")
+             "sop_category"_a = "", "parent_id"_a = 0)
         .def("end_task", &TelemetryCollector::end_task, "task_id"_a,
              "status"_a = TaskStatus::completed)
         .def(

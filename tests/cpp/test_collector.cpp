@@ -103,6 +103,19 @@ TEST_F(CollectorTest, SpansNestThroughScopesExplicitParentsAndTheOpenTask) {
     EXPECT_EQ(s.tasks[0].agents[1].error, "boom");
 }
 
+TEST_F(CollectorTest, ATaskCanOpenUnderAnExplicitParentSpan) {
+    const std::uint64_t cli = collector.begin_span(SpanKind::other, "sop-agents run", 0, "cli");
+    const std::uint64_t task = collector.open_task("t", "under the cli", "repo_analysis", cli);
+    collector.record_llm_call({"gpt-4o", {1, 1, 0, 0, 0}, 0.1, {}, task});
+    collector.end_task("t");
+    collector.end_span(cli);
+    const TelemetrySession s = session();
+    EXPECT_EQ(span_named(s, "t").parent_id, cli);
+    EXPECT_EQ(span_named(s, "t").category, "repo_analysis");
+    ASSERT_EQ(s.tasks.size(), 1u);
+    EXPECT_EQ(s.tasks[0].llm_calls.size(), 1u);
+}
+
 TEST_F(CollectorTest, StreamingLlmSpanTakesTokensAtTheEnd) {
     const std::uint64_t id = collector.begin_span(SpanKind::llm, "gpt-4o");
     collector.end_span(id, {TaskStatus::completed, {}, TokenCounts{100, 20, 60, 0, 5}});

@@ -14,7 +14,7 @@ from smolagents import CodeAgent
 from smolagents.models import Model
 
 from ai_agents.telemetry import TaskStatus
-from ai_agents.telemetry._tracing import collector as instrumentation_collector
+from ai_agents.telemetry._tracing import collector as instrumentation_collector, current_span
 
 from ..micro_agents.base_micro_agent import BaseMicroAgent
 from ..models import ConfiguredModel
@@ -75,7 +75,7 @@ class BaseSupervisorAgent(ConfiguredModel):
         agent = self.build_agent()
         task_id = f"{category}-{next(_task_numbers)}"
         telemetry = instrumentation_collector()  # the one the smolagents instrumentation uses
-        telemetry.start_task(task_id, task, category)
+        telemetry.open_task(task_id, task, category, current_span.get())  # under the CLI's span, if any
         status = TaskStatus.FAILED
         try:
             result = agent.run(f"{task}\n\nFollow this standard operating procedure:\n\n{sop}", **kwargs)

@@ -29,10 +29,11 @@ class TelemetryCollector:
         return self.open_task(task_id, description, sop_category) != 0
 
     def open_task(self, task_id: str, description: str = "",
-                  sop_category: Optional[str] = None) -> int:
-        """start_task that returns the task's span id (0 when refused)."""
+                  sop_category: Optional[str] = None, parent_id: int = 0) -> int:
+        """start_task that returns the task's span id (0 when refused); `parent_id` nests the
+        task under a span (0: the current context)."""
         try:
-            return self._core.open_task(str(task_id), str(description), sop_category or "")
+            return self._core.open_task(str(task_id), str(description), sop_category or "", parent_id)
         except Exception as error:  # noqa: BLE001
             record_error("start_task", error)
             return 0
