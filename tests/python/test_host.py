@@ -192,7 +192,7 @@ def test_the_sop_agents_cli_runs_a_task_and_is_part_of_the_session(tmp_path):
     spans = {(s["kind"], s["name"]): s for s in session["spans"]}
     cli_span, task_span = spans[("other", "sop-agents run")], spans[("task", "repo_analysis-1")]
     assert task_span["parent_id"] == cli_span["span_id"]  # the invocation holds the task
-    assert ("agent", "repo_analysis_supervisor") in spans
+    assert spans[("agent", "repo_analysis_supervisor")]["parent_id"] == task_span["span_id"]
     assert session["tasks"][0]["sop_category"] == "repo_analysis"
     missing = _sop_agents("run", "x", env={**env, "SOP_AGENTS_MODEL": ""})
     assert missing.returncode == 2 and "no model configured" in missing.stderr

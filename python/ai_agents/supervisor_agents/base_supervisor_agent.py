@@ -75,7 +75,8 @@ class BaseSupervisorAgent(ConfiguredModel):
         agent = self.build_agent()
         task_id = f"{category}-{next(_task_numbers)}"
         telemetry = instrumentation_collector()  # the one the smolagents instrumentation uses
-        telemetry.open_task(task_id, task, category, current_span.get())  # under the CLI's span, if any
+        task_span = telemetry.open_task(task_id, task, category, current_span.get())  # under the CLI's span, if any
+        inside_task = current_span.set(task_span) if task_span else None  # the agent's run hangs under it
         status = TaskStatus.FAILED
         try:
             result = agent.run(f"{task}\n\nFollow this standard operating procedure:\n\n{sop}", **kwargs)
@@ -87,4 +88,6 @@ class BaseSupervisorAgent(ConfiguredModel):
             status = TaskStatus.CANCELLED
             raise
         finally:
+            if inside_task is not None:
+                current_span.reset(inside_task)
             telemetry.end_task(task_id, status)
