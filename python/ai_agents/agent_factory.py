@@ -41,6 +41,8 @@ def load_agent_specs(path: Optional[Union[str, os.PathLike]] = None) -> tuple[Pa
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AgentConfigError(f"{source}: no such file") from None
+    except (OSError, UnicodeError) as error:
+        raise AgentConfigError(f"{source}: cannot be read: {error}") from None
     except yaml.YAMLError as error:
         raise AgentConfigError(f"{source}: not valid YAML: {error}") from None
     agents = data.get("agents") if isinstance(data, dict) else None
@@ -50,6 +52,11 @@ def load_agent_specs(path: Optional[Union[str, os.PathLike]] = None) -> tuple[Pa
     for index, spec in enumerate(agents):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
             raise AgentConfigError(f"{source}: agents[{index}] needs a 'name'")
+        if not spec["name"].isidentifier():
+            raise AgentConfigError(f"{source}: agent name {spec['name']!r} must be a Python identifier "
+                                   "(letters, digits, '_'): the supervisor calls it by that name")
+        if "max_steps" in spec and (not isinstance(spec["max_steps"], int) or spec["max_steps"] < 1):
+            raise AgentConfigError(f"{source}: agent {spec['name']!r}: max_steps must be a positive integer")
         if spec.get("type", "micro") not in ("micro", "supervisor"):
             raise AgentConfigError(f"{source}: agent {spec['name']!r} has type {spec.get('type')!r}; "
                                    "use 'micro' or 'supervisor'")
@@ -81,6 +88,8 @@ def create_agent_from_yaml(name: str, path: Optional[Union[str, os.PathLike]] = 
     if spec.get("type", "micro") == "micro":
         return _micro(source, spec, root)
     members = spec.get("agents") or []
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise AgentConfigError(f"{source}: supervisor {name!r}: 'agents' must be a list of agent names")
     missing = [m for m in members if m not in specs]
     if missing:
         raise AgentConfigError(f"{source}: supervisor {name!r} manages undefined agent(s) {', '.join(missing)}")

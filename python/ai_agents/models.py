@@ -65,9 +65,11 @@ class ReplayScript:
 
     @classmethod
     def rewind_all(cls) -> None:
-        """Forget every script's position (a new run of the same recording)."""
+        """Every script back to its first response (a new run of the same recording); models
+        made before keep sharing the same script."""
         with cls._lock:
-            cls._scripts.clear()
+            for script in cls._scripts.values():
+                script.position = 0
 
     def next_response(self) -> dict:
         with self._lock:
@@ -96,13 +98,27 @@ class ReplayModel(Model):
         return ChatMessage(role=MessageRole.ASSISTANT, content=response["content"], token_usage=usage)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the key to another address: it is an error instead."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 class OpenAICompatibleModel(Model):
-    """Chat completions over HTTP (no SDK needed): POST {base_url}/chat/completions."""
+    """Chat completions over HTTP (no SDK needed): POST {base_url}/chat/completions. The key is
+    kept in memory only, sent only to base_url (redirects are refused) and never in a message."""
 
     def __init__(self, model_id: str, base_url: str, api_key: str = "", timeout: float = 120, **kwargs: Any) -> None:
         super().__init__(model_id=model_id, **kwargs)
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key  # kept in memory only
+        api_key = api_key.strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in api_key):
+            raise ModelConfigError("the API key contains control characters; check SOP_AGENTS_API_KEY")
+        self._api_key = api_key
         self.timeout = timeout
 
     def generate(self, messages: list[Any], stop_sequences: Optional[list[str]] = None,
@@ -115,15 +131,20 @@ class OpenAICompatibleModel(Model):
         if self._api_key:
             request.add_header("Authorization", f"Bearer {self._api_key}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
+            with _opener.open(request, timeout=self.timeout) as response:
+                body_bytes = response.read()
         except urllib.error.HTTPError as error:
-            detail = error.read()[:300].decode(errors="replace")
+            detail = error.read()[:300].decode(errors="replace").replace(self._api_key or "\0", "***")
             raise RuntimeError(f"model endpoint {self.base_url} answered {error.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError) as error:
-            raise RuntimeError(f"model endpoint {self.base_url} unreachable: {error}") from None
-        usage = reply.get("usage") or {}
-        content = reply["choices"][0]["message"].get("content") or ""
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            raise RuntimeError(f"model endpoint {self.base_url} unreachable: {type(error).__name__}") from None
+        try:
+            reply = json.loads(body_bytes)
+            content = reply["choices"][0]["message"].get("content") or ""
+            usage = reply.get("usage") or {}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise RuntimeError(f"model endpoint {self.base_url} returned an unexpected reply: "
+                               f"{body_bytes[:200].decode(errors='replace')!r}") from None
         return ChatMessage(role=MessageRole.ASSISTANT, content=content, raw=reply,
                            token_usage=TokenUsage(input_tokens=int(usage.get("prompt_tokens", 0)),
                                                   output_tokens=int(usage.get("completion_tokens", 0))))

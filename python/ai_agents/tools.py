@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Callable
 
@@ -38,9 +39,28 @@ def _listing(lines: list[str], none_message: str) -> str:
     return _bounded("\n".join(lines))
 
 
+MAX_LINE_CHARS = 2000
+MAX_FILE_BYTES = 50 * 1024 * 1024  # text_grep skips larger files
+
+
 def _is_binary(path: Path) -> bool:
     with path.open("rb") as handle:
         return b"\0" in handle.read(8192)
+
+
+def _lines(path: Path):
+    """(number, line) of a text file, each line cut at MAX_LINE_CHARS without reading more."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        number = 0
+        while True:
+            line = handle.readline(MAX_LINE_CHARS)
+            if not line:
+                return
+            if not line.endswith("\n"):  # the rest of a long line: skip it
+                while (rest := handle.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                    pass
+            number += 1
+            yield number, line
 
 
 class _RootedTool(Tool):
@@ -57,10 +77,21 @@ class _RootedTool(Tool):
         return path
 
     def walk(self, start: Path):
+        """Regular files under `start` that really are inside the root (a symlink out of it,
+        a FIFO or a device is never opened)."""
         for directory, subdirectories, files in os.walk(start):
             subdirectories[:] = sorted(d for d in subdirectories if d not in SKIPPED_DIRECTORIES)
             for name in sorted(files):
-                yield Path(directory) / name
+                path = Path(directory) / name
+                if self.is_readable_file(path):
+                    yield path
+
+    def is_readable_file(self, path: Path) -> bool:
+        try:
+            real = path.resolve()
+            return (real == self.root or self.root in real.parents) and stat.S_ISREG(real.stat().st_mode)
+        except OSError:
+            return False
 
 
 class FileSearchTool(_RootedTool):
@@ -101,14 +132,13 @@ class TextGrepTool(_RootedTool):
             if file_pattern and not fnmatch.fnmatch(path.name, file_pattern):
                 continue
             try:
-                if _is_binary(path):
+                if path.stat().st_size > MAX_FILE_BYTES or _is_binary(path):
                     continue
-                with path.open(encoding="utf-8", errors="replace") as handle:
-                    for number, line in enumerate(handle, 1):
-                        if regex.search(line):
-                            matches.append(f"{path.relative_to(self.root)}:{number}: {line.rstrip()[:200]}")
-                            if len(matches) > MAX_RESULTS:
-                                return _listing(matches, "")
+                for number, line in _lines(path):
+                    if regex.search(line):
+                        matches.append(f"{path.relative_to(self.root)}:{number}: {line.rstrip()[:200]}")
+                        if len(matches) > MAX_RESULTS:
+                            return _listing(matches, "")
             except OSError:
                 continue
         return _listing(matches, f"no line matches {pattern!r}")
@@ -127,11 +157,17 @@ class FileReaderTool(_RootedTool):
             return f"no such file: {path}"
         if target.is_dir():
             return f"{path} is a directory"
+        if not self.is_readable_file(target):
+            return f"{path} is not a regular file"
         if _is_binary(target):
             return f"{path} is a binary file ({target.stat().st_size} bytes)"
         first = max(1, int(start_line or 1))
-        with target.open(encoding="utf-8", errors="replace") as handle:
-            lines = [line for number, line in enumerate(handle, 1) if first <= number < first + 200]
+        lines = []
+        for number, line in _lines(target):
+            if number >= first + 200 or sum(map(len, lines)) > MAX_OUTPUT_CHARS:
+                break
+            if number >= first:
+                lines.append(line)
         return _bounded("".join(lines)) if lines else f"{path} has fewer than {first} lines"
 
 

@@ -202,3 +202,67 @@ def test_the_sop_agents_cli_runs_a_task_and_is_part_of_the_session(tmp_path):
     assert from_yaml.returncode == 0 and from_yaml.stdout.strip() == "任务完成", from_yaml.stderr
     ghost = _sop_agents("run", "x", "--agent", "ghost", "--model", f"replay:{ONE_ANSWER}", env=env)
     assert ghost.returncode == 2 and "no agent 'ghost'" in ghost.stderr
+
+
+def test_tools_never_follow_links_out_of_the_root_nor_block_on_special_files(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET_TOKEN=hunter2\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "notes.txt").symlink_to(secret)
+    os.mkfifo(repo / "pipe.txt")
+    (repo / "long.txt").write_text("x" * 3_000_000 + "\nneedle\n")
+    grep, reader = make_tool("text_grep", repo), make_tool("file_reader", repo)
+    assert grep(pattern="SECRET") == "no line matches 'SECRET'"
+    assert grep(pattern="needle") == "long.txt:2: needle"
+    assert reader(path="pipe.txt") == "pipe.txt is not a regular file"
+    with pytest.raises(ToolError):
+        reader(path="notes.txt")
+    assert len(reader(path="long.txt")) < 9000
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        self.send_response(302)
+        self.send_header("Location", "http://127.0.0.1:9/steal")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_key_is_never_sent_elsewhere_nor_shown_and_odd_replies_are_clear(monkeypatch):
+    assert OpenAICompatibleModel("m", "http://127.0.0.1:9/v1", "sk-SECRET\r\n")._api_key == "sk-SECRET"  # .env CRLF
+    with pytest.raises(ModelConfigError, match="control characters"):
+        OpenAICompatibleModel("m", "http://127.0.0.1:9/v1", "sk-SE\x01CRET")
+    server = HTTPServer(("127.0.0.1", 0), _Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        model = OpenAICompatibleModel("m", f"http://127.0.0.1:{server.server_port}/v1", "sk-SECRET-xyz")
+        with pytest.raises(RuntimeError) as raised:
+            model.generate([{"role": "user", "content": "hi"}])
+        assert "answered 302" in str(raised.value) and "sk-SECRET" not in str(raised.value)
+    finally:
+        server.shutdown()
+
+
+def test_rewinding_a_replay_keeps_models_sharing_one_script():
+    first, second = model_from_spec(f"replay:{ONE_ANSWER}"), model_from_spec(f"replay:{ONE_ANSWER}")
+    assert first.generate([]).content == second.script.responses[0]["content"]
+    ReplayScript.rewind_all()
+    assert second.generate([]).content == first.script.responses[0]["content"]
+    with pytest.raises(ModelConfigError, match="no response left"):
+        first.generate([])
+
+
+def test_agents_yaml_types_are_checked(tmp_path):
+    config = tmp_path / "agents.yaml"
+    for text, message in (
+            ("agents:\n  - name: boss\n    type: supervisor\n    agents: search_agent\n", "must be a list of agent names"),
+            ("agents:\n  - name: search agent\n", "must be a Python identifier"),
+            ("agents:\n  - name: a\n    max_steps: ten\n", "max_steps must be a positive integer")):
+        config.write_text(text)
+        with pytest.raises(AgentConfigError, match=message):
+            create_agent_from_yaml(text.split("name: ")[1].split("\n")[0], config)
+    with pytest.raises(AgentConfigError, match="cannot be read"):
+        create_agent_from_yaml("a", tmp_path)

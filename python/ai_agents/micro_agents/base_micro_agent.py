@@ -34,6 +34,10 @@ class BaseMicroAgent(ConfiguredModel):
         self.max_steps = max_steps or self.max_steps
         self._code_agent: Optional[CodeAgent] = None
 
+    def use_model(self, model: Model) -> None:
+        super().use_model(model)
+        self._code_agent = None  # made again with this model
+
     def get_code_agent(self) -> CodeAgent:
         """The smolagents CodeAgent (made once), usable alone or as a managed agent."""
         if self._code_agent is None:
