@@ -9,6 +9,7 @@
 #include <sop_telemetry/error_handler.hpp>
 #include <sop_telemetry/pricing.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,10 +24,18 @@ using detail::JsonWriter;
 
 namespace {
 
+/// RFC 4180 quoting; a text that a spreadsheet would run as a formula (=, +, @, or - not
+/// starting a number) gets a leading apostrophe.
 std::string csv_cell(const std::string& text) {
-    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+    std::string value = text;
+    const bool formula = !value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '@' ||
+                                            value[0] == '\t' || value[0] == '\r' ||
+                                            (value[0] == '-' && (value.size() == 1 || !std::isdigit(
+                                                static_cast<unsigned char>(value[1])))));
+    if (formula) value.insert(value.begin(), '\'');
+    if (value.find_first_of(",\"\n\r") == std::string::npos) return value;
     std::string out = "\"";
-    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    for (char c : value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
     return out + "\"";
 }
 
@@ -106,20 +115,23 @@ int cleanup_sessions(const Context& context, int max_age_days, bool dry_run) {
         return kFailure;
     }
     std::vector<std::string> files;
+    const auto errors_before = get_error_handler().total_errors();
     const int count = TelemetryDataStore(context.directory).cleanup(max_age_days, {}, dry_run, &files);
+    const bool all_removed = get_error_handler().total_errors() == errors_before;  // else: warned already
     if (context.json) {
         std::string text;
         JsonWriter out(text);
         out.begin_object().field("dry_run", dry_run).field("removed", count).key("files").begin_array();
         for (const std::string& file : files) out.value(file);
-        out.end_array().end_object();
+        out.end_array().field("complete", all_removed).end_object();
         print_json(text);
-        return kOk;
+        return all_removed ? kOk : kFailure;
     }
     for (const std::string& file : files) std::printf("%s %s\n", dry_run ? "would remove" : "removed", file.c_str());
     std::printf("%s %d file%s older than %d days\n", dry_run ? "would remove" : "removed", count,
                 count == 1 ? "" : "s", max_age_days);
-    return kOk;
+    if (!all_removed) print_error("some old files could not be removed (see the warnings above)");
+    return all_removed ? kOk : kFailure;
 }
 
 int recover_sessions(const Context& context) {

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 
 namespace sop_telemetry::cli {
 
@@ -52,7 +53,10 @@ void print_models(const TelemetrySession& session) {
 void print_tree(const TelemetrySession& session, std::size_t max_spans) {
     heading("Span tree");
     std::map<std::uint64_t, std::vector<const Span*>> children;
-    for (const Span& span : session.spans) children[span.parent_id].push_back(&span);
+    std::set<std::uint64_t> ids;
+    for (const Span& span : session.spans) ids.insert(span.span_id);
+    // A span whose parent is not in the file (a crash, a hand-edited file) is shown as a root.
+    for (const Span& span : session.spans) children[ids.count(span.parent_id) ? span.parent_id : 0].push_back(&span);
     std::size_t printed = 0;
     auto walk = [&](auto& self, std::uint64_t parent, const std::string& indent) -> void {
         const auto found = children.find(parent);
@@ -66,8 +70,8 @@ void print_tree(const TelemetrySession& session, std::size_t max_spans) {
             line += "  " + seconds(span.duration());
             if (span.kind == SpanKind::llm) line += "  " + count(span.tokens.total()) + " tokens";
             const std::string status = to_string(span.status);
-            std::printf("  %s  %s%s\n", line.c_str(), paint(status, status_colour(status)).c_str(),
-                        span.error.empty() ? "" : ("  " + span.error.substr(0, 120)).c_str());
+            std::printf("  %s  %s%s\n", printable(line).c_str(), paint(status, status_colour(status)).c_str(),
+                        span.error.empty() ? "" : ("  " + printable(span.error.substr(0, 120))).c_str());
             self(self, span.span_id, indent + (last ? "   " : "│  "));
         }
     };
@@ -118,14 +122,15 @@ int show_session(const Context& context, const std::string& reference, std::size
     }
     const TelemetrySession& session = loaded->session;
     const SessionSummary s = summarize(session);
-    std::printf("%s  %s\n", paint("Session " + s.session_id, Colour::bold).c_str(),
+    std::printf("%s  %s\n", paint("Session " + printable(s.session_id), Colour::bold).c_str(),
                 paint(s.status, status_colour(s.status)).c_str());
     std::printf("  started %s UTC, %s, %s tokens, cost %s\n  file %s\n", format_time(s.start_time).c_str(),
                 seconds(s.duration).c_str(), count(s.total_tokens).c_str(),
-                usd(s.cost, s.partly_priced).c_str(), loaded->path.c_str());
+                usd(s.cost, s.partly_priced).c_str(), printable(loaded->path).c_str());
     const EnvironmentInfo& env = session.environment;
-    std::printf("  %s %s, Python %s, in %s\n", env.os_type.c_str(), env.os_version.c_str(),
-                env.python_version.empty() ? "-" : env.python_version.c_str(), env.working_directory.c_str());
+    std::printf("  %s, Python %s, in %s\n", printable(env.os_type + " " + env.os_version).c_str(),
+                env.python_version.empty() ? "-" : printable(env.python_version).c_str(),
+                printable(env.working_directory).c_str());
     heading("Tasks");
     Table tasks({"TASK", "STATUS", "DURATION", "SOP", "LLM", "TOOLS", "TOKENS", "DESCRIPTION"},
                 {false, false, true, false, true, true, true, false});
@@ -150,8 +155,8 @@ int show_session(const Context& context, const std::string& reference, std::size
     heading("Code changes");
     for (const TaskExecution& task : session.tasks) {
         const CodeMetrics& code = task.code_changes;
-        if (!code.measured) std::printf("  %s: not measured\n", task.task_id.c_str());
-        else std::printf("  %s: %lld files, +%lld -%lld lines\n", task.task_id.c_str(),
+        if (!code.measured) std::printf("  %s: not measured\n", printable(task.task_id).c_str());
+        else std::printf("  %s: %lld files, +%lld -%lld lines\n", printable(task.task_id).c_str(),
                          static_cast<long long>(code.files_changed), static_cast<long long>(code.lines_added),
                          static_cast<long long>(code.lines_removed));
     }
@@ -245,7 +250,8 @@ int compare_sessions(const Context& context, const std::string& a, const std::st
         print_json(text);
         return kOk;
     }
-    std::printf("a = %s\nb = %s\n", first->session.session_id.c_str(), second->session.session_id.c_str());
+    std::printf("a = %s\nb = %s\n", printable(first->session.session_id).c_str(),
+                printable(second->session.session_id).c_str());
     Table table({"METRIC", "A", "B", "DELTA", "CHANGE"}, {false, true, true, true, true});
     for (const Delta& d : deltas) {
         char a_text[32], b_text[32], delta[32];
@@ -274,10 +280,10 @@ int session_insights(const Context& context, const std::string& reference) {
         print_json(text);
         return kOk;
     }
-    if (found.empty()) std::printf("no suggestions for %s: nothing stands out\n", loaded->session.session_id.c_str());
+    if (found.empty()) std::printf("no suggestions for %s: nothing stands out\n", printable(loaded->session.session_id).c_str());
     for (const Insight& insight : found)
         std::printf("%s [%s] %s\n", paint(insight.severity, insight.severity == "warning" ? Colour::yellow : Colour::dim).c_str(),
-                    insight.rule.c_str(), insight.message.c_str());
+                    insight.rule.c_str(), printable(insight.message).c_str());
     return kOk;
 }
 

@@ -84,16 +84,22 @@ int main(int argc, char** argv) {
     set_colour(!no_colour);
     context.directory = directory.empty() ? sop_telemetry::default_storage_dir() : directory;
 
-    if (*list) return list_sessions(context, filter);
-    if (*stats) return session_stats(context, filter);
-    if (*show) return show_session(context, reference, max_spans);
-    if (*compare) return compare_sessions(context, reference, other);
-    if (*insights) return session_insights(context, reference);
-    if (*export_command) return export_session(context, reference, format, output);
-    if (*cleanup) return cleanup_sessions(context, max_age_days, dry_run);
-    if (*recover) return recover_sessions(context);
-    if (*doctor_command) return doctor(context);
-    if (*report) return write_report(context, reference, report_output);
-    if (*serve) return serve_dashboard(context, host, port, allow_remote);
-    return kUsage;
+    int code = kUsage;
+    if (*list) code = list_sessions(context, filter);
+    else if (*stats) code = session_stats(context, filter);
+    else if (*show) code = show_session(context, reference, max_spans);
+    else if (*compare) code = compare_sessions(context, reference, other);
+    else if (*insights) code = session_insights(context, reference);
+    else if (*export_command) code = export_session(context, reference, format, output);
+    else if (*cleanup) code = cleanup_sessions(context, max_age_days, dry_run);
+    else if (*recover) code = recover_sessions(context);
+    else if (*doctor_command) code = doctor(context);
+    else if (*report) code = write_report(context, reference, report_output);
+    else if (*serve) code = serve_dashboard(context, host, port, allow_remote);
+    // Output that could not be written (a full disk, a closed pipe) is a failure, not success.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::fprintf(stderr, "sop-telemetry: cannot write the output\n");
+        return kFailure;
+    }
+    return code;
 }

@@ -9,6 +9,8 @@
 #include <sop_telemetry/data_store.hpp>
 
 #include <arpa/inet.h>
+#include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +28,7 @@ volatile std::sig_atomic_t stop_requested = 0;
 extern "C" void request_stop(int) { stop_requested = 1; }
 
 constexpr std::size_t kMaxRequest = 16 * 1024;
+constexpr int kRequestDeadlineMs = 5000;  // a whole request, however slowly it trickles in
 constexpr std::string_view kSessionsPath = "/api/sessions";
 
 struct Response {
@@ -39,6 +42,7 @@ const char* reason(int status) {
         case 200: return "OK";
         case 400: return "Bad Request";
         case 404: return "Not Found";
+        case 403: return "Forbidden";
         case 405: return "Method Not Allowed";
         default: return "Error";
     }
@@ -46,6 +50,24 @@ const char* reason(int status) {
 
 Response error_response(int status, const std::string& message) {
     return {status, "application/json", "{\"error\":\"" + message + "\"}"};
+}
+
+/// The Host header names this server on loopback: a page on another site that resolves its own
+/// name to 127.0.0.1 (DNS rebinding) gets nothing. (--allow-remote serves any Host.)
+bool host_allowed(const std::string& request) {
+    const std::string lower = [&] {
+        std::string text = request;
+        for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return text;
+    }();
+    const auto at = lower.find("\r\nhost:");
+    if (at == std::string::npos) return false;
+    const auto start = lower.find_first_not_of(' ', at + 7);
+    const auto end = lower.find("\r\n", start);
+    std::string host = lower.substr(start, end - start);
+    if (host.starts_with("[")) host = host.substr(1, host.find(']') - 1);  // [::1]:port
+    else host = host.substr(0, host.rfind(':') == std::string::npos ? host.size() : host.rfind(':'));
+    return host == "127.0.0.1" || host == "localhost" || host == "::1";
 }
 
 Response route(const Context& context, const std::string& method, const std::string& target) {
@@ -69,12 +91,16 @@ Response route(const Context& context, const std::string& method, const std::str
     return error_response(404, "not found");
 }
 
-void answer(int client, const Context& context) {
-    timeval timeout{5, 0};
-    ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+void answer(int client, const Context& context, bool check_host) {
+    timeval send_timeout{5, 0};  // a client that does not read cannot hold the server
+    ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestDeadlineMs);
     std::string request;
     char buffer[4096];
     while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequest) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        pollfd readable{client, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0) return;
         const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
         if (got <= 0) return;
         request.append(buffer, static_cast<std::size_t>(got));
@@ -83,11 +109,14 @@ void answer(int client, const Context& context) {
     const std::size_t second_space = request.find(' ', first_space + 1);
     Response response = first_space == std::string::npos || second_space == std::string::npos
                             ? error_response(400, "bad request")
+                        : check_host && !host_allowed(request)
+                            ? error_response(403, "unexpected Host header")
                             : route(context, request.substr(0, first_space),
                                     request.substr(first_space + 1, second_space - first_space - 1));
     std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " + reason(response.status) +
                        "\r\nContent-Type: " + response.type +
                        "\r\nContent-Length: " + std::to_string(response.body.size()) +
+                       (response.status == 405 ? "\r\nAllow: GET" : "") +
                        "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff"
                        "\r\nContent-Security-Policy: default-src 'self'; style-src 'unsafe-inline'; "
                        "script-src 'unsafe-inline'\r\nConnection: close\r\n\r\n";
@@ -185,7 +214,7 @@ int serve_dashboard(const Context& context, const std::string& host, int port, b
         if (::poll(&waiting, 1, 250) <= 0) continue;
         const int client = ::accept(fd, nullptr, nullptr);
         if (client < 0) continue;
-        answer(client, context);
+        answer(client, context, !allow_remote);
         ::close(client);
     }
     ::close(fd);

@@ -148,9 +148,10 @@ const LoadedSession* find_session(const Catalog& catalog, const std::string& ref
         error = "invalid session id '" + reference + "' (letters, digits, '_', '.', '-' only)";
         return nullptr;
     }
+    for (const LoadedSession& loaded : catalog.sessions)
+        if (loaded.session.session_id == reference) return &loaded;
     const LoadedSession* found = nullptr;
     for (const LoadedSession& loaded : catalog.sessions) {
-        if (loaded.session.session_id == reference) return &loaded;
         if (loaded.session.session_id.starts_with(reference)) {
             if (found != nullptr) {
                 error = "session id prefix '" + reference + "' is ambiguous";

@@ -53,6 +53,25 @@ const char* code_of(Colour colour) {
 
 }  // namespace
 
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        const bool c1 = byte == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                        static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+        if (byte < 0x20 || byte == 0x7F) {
+            out += '?';
+        } else if (c1) {
+            out += '?';
+            ++i;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
 void set_colour(bool allowed) {
     const char* no_colour = std::getenv("NO_COLOR");
     colour_on = allowed && ::isatty(STDOUT_FILENO) && (no_colour == nullptr || *no_colour == '\0');
@@ -78,6 +97,7 @@ Table::Table(std::vector<std::string> headers, std::vector<bool> right_aligned)
 
 void Table::add(std::vector<std::string> cells, std::vector<Colour> colours) {
     cells.resize(headers_.size());
+    for (std::string& cell : cells) cell = printable(cell);
     colours.resize(headers_.size(), Colour::none);
     rows_.push_back(std::move(cells));
     colours_.push_back(std::move(colours));

@@ -5,11 +5,16 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sop_telemetry::cli {
 
 enum class Colour { none, green, red, yellow, dim, bold };
+
+/// Text from a session made safe for a terminal: control characters (C0, DEL, C1 — escape
+/// sequences, carriage returns, newlines) become '?'.
+std::string printable(std::string_view text);
 
 /// Whether stdout gets colour: a TTY, NO_COLOR unset, and not turned off by --no-color.
 void set_colour(bool allowed);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +53,27 @@ bool older_than(const struct stat& info, int max_age_days) {
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     const auto age = std::chrono::duration_cast<std::chrono::seconds>(now).count() - info.st_mtime;
     return age > std::int64_t(max_age_days) * 86400;
+}
+
+/// Whether a file starts the way this library writes it: a session file, a journal (its header
+/// line), or an atomic write's temp file `<id>.json.<pid>.tmp`. Cleanup removes nothing else
+/// (a package.json that happens to sit in the directory is not ours).
+bool written_by_us(const std::string& path, const std::string& name, std::string_view suffix) {
+    if (suffix == kTempSuffix) {
+        const auto json_at = name.find(std::string(kSessionSuffix) + ".");
+        if (json_at == std::string::npos || !TelemetryDataStore::is_valid_session_id(name.substr(0, json_at)))
+            return false;
+        const std::string pid = name.substr(json_at + kSessionSuffix.size() + 1,
+                                            name.size() - json_at - kSessionSuffix.size() - 1 - kTempSuffix.size());
+        return !pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos;
+    }
+    const std::string_view expected = suffix == kJournalSuffix ? R"({"journal_version":)" : R"({"schema_version":)";
+    char head[32] = {};
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return false;
+    const std::size_t got = std::fread(head, 1, expected.size(), file);
+    std::fclose(file);
+    return std::string_view(head, got) == expected;
 }
 
 bool is_session_file(const std::string& content) {
@@ -229,13 +251,13 @@ int TelemetryDataStore::cleanup(int max_age_days, const std::set<std::string>& l
             const bool temp = id.empty() && entry.name.ends_with(kTempSuffix);
             if ((id.empty() && !temp) || live_ids.count(id) || !older_than(entry.info, max_age_days))
                 continue;
+            const std::string_view kind = temp ? kTempSuffix : journal ? kJournalSuffix : kSessionSuffix;
+            if (!written_by_us(entry.path, entry.name, kind)) continue;
             std::optional<detail::ScopedFileLock> lock;
             if (journal && !lock.emplace(entry.path).locked()) continue;  // a live session's
-            if (affected != nullptr) affected->push_back(entry.path);
-            if (dry_run) {
+            if (dry_run || ::unlink(entry.path.c_str()) == 0) {
                 ++removed;
-            } else if (::unlink(entry.path.c_str()) == 0) {
-                ++removed;
+                if (affected != nullptr) affected->push_back(entry.path);
             } else {
                 get_error_handler().record("cleanup",
                                            detail::errno_message("cannot remove", entry.path, errno));

@@ -140,12 +140,14 @@ def test_usage_errors_exit_2(store):
 
 def test_cleanup_dry_run_removes_nothing_then_cleanup_removes_old_files(store, ids):
     old = time.time() - 30 * 86400
-    for session_id in ids[1:]:
-        os.utime(store / f"{session_id}.json", (old, old))
+    (store / "package.json").write_text('{"name": "not ours"}')  # not a session: never removed
+    (store / f"{ids[0]}.json.4242.tmp").write_text("{")  # a write that died: removed
+    for name in [f"{session_id}.json" for session_id in ids[1:]] + ["package.json", f"{ids[0]}.json.4242.tmp"]:
+        os.utime(store / name, (old, old))
     dry = run_json("--dir", str(store), "cleanup", "--max-age-days", "7", "--dry-run")
-    assert dry["removed"] == 2 and len(list(store.glob("*.json"))) == 3
+    assert dry["removed"] == 3 and len(list(store.glob("*.json"))) == 4
     done = run_json("--dir", str(store), "cleanup", "--max-age-days", "7")
-    assert done["removed"] == 2 and [p.stem for p in store.glob("*.json")] == [ids[0]]
+    assert done["removed"] == 3 and sorted(p.name for p in store.iterdir()) == sorted([f"{ids[0]}.json", "package.json"])
     assert "removed 0 files older than 7 days" in run("--dir", str(store), "cleanup", "--max-age-days", "7").stdout
 
 
@@ -192,3 +194,45 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(store):
 
     assert "\x1b[32mcompleted" in on_terminal({})
     assert "\x1b[" not in on_terminal({"NO_COLOR": "1"})
+
+
+def _session_with(store, edit) -> str:
+    """A copy of a stored session changed by `edit(data)`, saved under the id it returns."""
+    data = json.loads(next(store.glob("2*.json")).read_text())
+    session_id = edit(data)
+    data["session_id"] = session_id
+    (store / f"{session_id}.json").write_text(json.dumps(data))
+    return session_id
+
+
+def test_session_text_cannot_drive_the_terminal_and_csv_cells_cannot_be_formulas(store):
+    def hostile(data):
+        task_span = next(span for span in data["spans"] if span["kind"] == "task")
+        task_span["detail"] = "\x1b[2J\x1b]0;evil title\x07PWNED"  # the task's description
+        data["spans"][-1]["name"] = "=HYPERLINK(\"http://x\")"
+        return "hostile"
+    _session_with(store, hostile)
+    shown = run("--dir", str(store), "show", "hostile").stdout
+    assert "\x1b" not in shown and "\x07" not in shown and "?[2J?]0;evil title?PWNED" in shown
+    exported = run("--dir", str(store), "export", "hostile", "--format", "csv").stdout
+    assert "'=HYPERLINK" in exported and ",=HYPERLINK" not in exported
+
+
+def test_spans_whose_parent_is_missing_are_still_shown(store):
+    kept = []
+
+    def orphaned(data):
+        data["spans"] = [s for s in data["spans"] if s["kind"] != "task"]  # children keep their parent ids
+        kept.extend(data["spans"])
+        return "orphaned"
+    _session_with(store, orphaned)
+    tree = run("--dir", str(store), "show", "orphaned").stdout.split("Span tree")[1]
+    assert len(kept) >= 2 and tree.count("─ ") == len(kept)
+
+
+def test_bad_dates_and_unwritable_output_fail(store):
+    assert "YYYY-MM-DD" in run("--dir", str(store), "list", "--since", "2026-13-45", check_code=2).stderr
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([str(CLI), "--dir", str(store), "list", "--json"], stdout=full,
+                                stderr=subprocess.PIPE, text=True)
+    assert result.returncode == 1 and "cannot write the output" in result.stderr
