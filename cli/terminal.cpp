@@ -1,5 +1,6 @@
 #include "terminal.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -11,14 +12,33 @@ namespace {
 
 bool colour_on = false;
 
-/// Display width of UTF-8 text: code points (East Asian wide ones count two).
+struct Glyph {
+    std::size_t bytes;
+    std::size_t width;  ///< terminal columns
+};
+
+/// The UTF-8 character at `i`: its length, and 2 columns for East Asian wide and fullwidth
+/// characters (CJK, Hangul, fullwidth forms) and emoji, 1 otherwise.
+Glyph glyph_at(const std::string& text, std::size_t i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const std::size_t bytes = byte < 0x80 ? 1 : byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4;
+    if (bytes == 1 || i + bytes > text.size()) return {std::min(bytes, text.size() - i), 1};
+    char32_t cp = byte & (bytes == 2 ? 0x1F : bytes == 3 ? 0x0F : 0x07);
+    for (std::size_t k = 1; k < bytes; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+                      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+                      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+                      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) ||
+                      (cp >= 0x20000 && cp <= 0x3FFFD);
+    return {bytes, wide ? 2u : 1u};
+}
+
 std::size_t width_of(const std::string& text) {
     std::size_t width = 0;
     for (std::size_t i = 0; i < text.size();) {
-        const auto byte = static_cast<unsigned char>(text[i]);
-        std::size_t length = byte < 0x80 ? 1 : byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4;
-        width += length >= 3 && byte >= 0xE3 && byte <= 0xED ? 2 : 1;  // CJK blocks
-        i += length;
+        const Glyph g = glyph_at(text, i);
+        width += g.width;
+        i += g.bytes;
     }
     return width;
 }
@@ -28,13 +48,11 @@ std::string cut(const std::string& text, std::size_t max_width) {
     std::string out;
     std::size_t width = 0;
     for (std::size_t i = 0; i < text.size();) {
-        const auto byte = static_cast<unsigned char>(text[i]);
-        std::size_t length = byte < 0x80 ? 1 : byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4;
-        const std::size_t w = length >= 3 && byte >= 0xE3 && byte <= 0xED ? 2 : 1;
-        if (width + w + 1 > max_width) break;
-        out.append(text, i, length);
-        width += w;
-        i += length;
+        const Glyph g = glyph_at(text, i);
+        if (width + g.width + 1 > max_width) break;
+        out.append(text, i, g.bytes);
+        width += g.width;
+        i += g.bytes;
     }
     return out + "…";
 }
