@@ -34,7 +34,7 @@ bool read_file(const std::string& path, std::string& text, std::string& error) {
 }
 
 /// Parses one file into `slot`; false with a reason when it is not a session.
-bool parse_file(const std::string& path, LoadedSession& slot, std::string& reason) {
+bool parse_file(const std::string& path, LoadedSession& slot, std::string& reason, Detail detail) {
     std::string text;
     if (!read_file(path, text, reason)) return false;
     if (text.empty()) {
@@ -46,6 +46,7 @@ bool parse_file(const std::string& path, LoadedSession& slot, std::string& reaso
     slot.path = path;
     slot.bytes = text.size();
     slot.session = std::move(*session);
+    if (detail == Detail::summaries) std::vector<Span>().swap(slot.session.spans);
     return true;
 }
 
@@ -99,7 +100,7 @@ std::string directory_problem(const std::string& directory) {
     return {};
 }
 
-Catalog load_catalog(const std::string& directory, bool progress) {
+Catalog load_catalog(const std::string& directory, bool progress, Detail detail) {
     Catalog catalog;
     catalog.directory = directory;
     const std::vector<std::string> files = session_files(directory);
@@ -110,7 +111,7 @@ Catalog load_catalog(const std::string& directory, bool progress) {
     ProgressBar bar(progress, files.size());
     auto work = [&] {
         for (std::size_t i = next++; i < files.size(); i = next++) {
-            ok[i] = parse_file(files[i], slots[i], reasons[i]) ? 1 : 0;
+            ok[i] = parse_file(files[i], slots[i], reasons[i], detail) ? 1 : 0;
             bar.tick();
         }
     };
@@ -171,12 +172,12 @@ std::optional<LoadedSession> load_one(const std::string& directory, const std::s
         LoadedSession loaded;
         std::error_code ec;
         if (fs::exists(path, ec)) {
-            if (parse_file(path, loaded, error)) return loaded;
+            if (parse_file(path, loaded, error, Detail::spans)) return loaded;
             error = path + ": " + error;
             return std::nullopt;
         }
     }
-    Catalog catalog = load_catalog(directory, true);
+    Catalog catalog = load_catalog(directory, true, Detail::spans);
     warn_skipped(catalog);
     const LoadedSession* found = find_session(catalog, reference, error);
     if (found == nullptr) return std::nullopt;

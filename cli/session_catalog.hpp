@@ -34,8 +34,13 @@ struct Catalog {
 /// Why a directory cannot be read (missing, not a directory, no permission); empty when fine.
 std::string directory_problem(const std::string& directory);
 
-/// Reads every session file; `progress` draws a bar on stderr while reading many files.
-Catalog load_catalog(const std::string& directory, bool progress);
+/// What of each session a command needs.
+enum class Detail { summaries, spans };
+
+/// Reads every session file; `progress` draws a bar on stderr while reading many files. With
+/// Detail::summaries the span list is dropped after parsing (the summaries, tasks and their
+/// lists stay): listing thousands of sessions then holds a fraction of the memory.
+Catalog load_catalog(const std::string& directory, bool progress, Detail detail = Detail::summaries);
 
 /// Writes one warning line per skipped file to stderr.
 void warn_skipped(const Catalog& catalog);
