@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <structmember.h>
 
@@ -27,12 +28,14 @@ namespace sop_telemetry::python {
 
 namespace {
 
-enum class HookKind : int { generate = 0, tool_call = 1, action_step = 2, planning_step = 3, finalize_step = 4 };
+enum class HookKind : int { generate = 0, tool_call = 1, action_step = 2, planning_step = 3, finalize_step = 4,
+                            submit = 5 };
 
 const char* operation_of(HookKind kind) {
     switch (kind) {
         case HookKind::generate: return "llm_call";
         case HookKind::tool_call: return "tool_call";
+        case HookKind::submit: return "thread_pool";
         default: return "step";
     }
 }
@@ -352,6 +355,27 @@ PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t narg
     return result;
 }
 
+/// Executor.submit(fn, *args, **kwargs) as submit(copy_context().run, fn, *args, **kwargs): the
+/// task runs in a copy of the submitter's context, so spans keep their parent in the pool's
+/// threads. (Were the copy to fail, the task is submitted as it was.)
+PyObject* call_submit(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
+    if (positional < 2) return call_original(hook, args, nargsf, kwnames);  // let submit complain
+    Ref context(PyContext_CopyCurrent());
+    Ref run(context ? PyObject_GetAttrString(context.get(), "run") : nullptr);
+    if (!run) {
+        PyErr_Clear();
+        get_error_handler().record(operation_of(hook->kind), "cannot copy the context");
+        return call_original(hook, args, nargsf, kwnames);
+    }
+    const Py_ssize_t keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    std::vector<PyObject*> forwarded(static_cast<std::size_t>(positional + keywords + 1));
+    forwarded[0] = args[0];                      // the executor
+    forwarded[1] = run.get();                    // copy_context().run
+    for (Py_ssize_t i = 1; i < positional + keywords; ++i) forwarded[static_cast<std::size_t>(i + 1)] = args[i];
+    return PyObject_Vectorcall(hook->original, forwarded.data(), static_cast<std::size_t>(positional + 1), kwnames);
+}
+
 PyObject* hook_vectorcall(PyObject* callable, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     Hook* hook = reinterpret_cast<Hook*>(callable);
     if (PyVectorcall_NARGS(nargsf) < 1) {  // called without its receiver: nothing to record
@@ -363,6 +387,7 @@ PyObject* hook_vectorcall(PyObject* callable, PyObject* const* args, std::size_t
         case HookKind::action_step:
         case HookKind::planning_step: return call_step_start(hook, args, nargsf, kwnames);
         case HookKind::finalize_step: return call_finalize_step(hook, args, nargsf, kwnames);
+        case HookKind::submit: return call_submit(hook, args, nargsf, kwnames);
     }
     return call_original(hook, args, nargsf, kwnames);
 }
@@ -479,7 +504,8 @@ void bind_hooks(nb::module_& m) {
         .value("TOOL_CALL", HookKind::tool_call)
         .value("ACTION_STEP", HookKind::action_step)
         .value("PLANNING_STEP", HookKind::planning_step)
-        .value("FINALIZE_STEP", HookKind::finalize_step);
+        .value("FINALIZE_STEP", HookKind::finalize_step)
+        .value("SUBMIT", HookKind::submit);
 
     m.def("make_hook", &make_hook, nb::arg("original"), nb::arg("kind"),
           "A callable method descriptor that calls `original` and records around it.");

@@ -110,8 +110,7 @@ def traced_generator(generator: Iterator[Any], kind: SpanKind, name: str, detail
 
 class ContextThreadPoolExecutor(ThreadPoolExecutor):
     """A ThreadPoolExecutor whose tasks run in a copy of the submitter's context, so spans keep
-    their parent in smolagents' code-execution and parallel-tool threads."""
+    their parent in smolagents' code-execution and parallel-tool threads. `submit` is a C++ hook
+    (bind_hooks.cpp): submit(copy_context().run, fn, *args, **kwargs) without a Python frame."""
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
-
+    submit = _core.make_hook(ThreadPoolExecutor.submit, _core.HookKind.SUBMIT)
