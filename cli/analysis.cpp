@@ -1,5 +1,7 @@
 #include "analysis.hpp"
 
+#include "detail/json_writer.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -213,6 +215,10 @@ std::string format_time(Timestamp time) {
     char text[32];
     std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &utc);
     return text;
+}
+
+std::string iso_time(Timestamp time) {
+    return detail::iso8601_utc(std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count());
 }
 
 std::string format_day(Timestamp time) {

@@ -108,6 +108,8 @@ std::vector<Insight> insights(const TelemetrySession& session);
 
 /// "2026-11-24 21:33:12" (UTC) and "2026-11-24".
 std::string format_time(Timestamp time);
+/// "2026-11-24T21:33:12.123456Z", as in the session files.
+std::string iso_time(Timestamp time);
 std::string format_day(Timestamp time);
 
 }  // namespace sop_telemetry::cli

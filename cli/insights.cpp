@@ -30,9 +30,9 @@ std::string format(const char* pattern, Args... args) {
     return text;
 }
 
-void dominant_tools(const TelemetrySession& session, std::vector<Insight>& out) {
+void dominant_tools(const TelemetrySession& session, const std::vector<NamedStats>& tools,
+                    std::vector<Insight>& out) {
     // Tool times recorded by hand may add up to more than the session: share of the larger.
-    const auto tools = time_by_tool(session);
     double total = session.total_duration;
     double tool_time = 0;
     for (const NamedStats& tool : tools) tool_time += tool.stats.total;
@@ -49,8 +49,8 @@ void dominant_tools(const TelemetrySession& session, std::vector<Insight>& out) 
     }
 }
 
-void retried_failing_tools(const TelemetrySession& session, std::vector<Insight>& out) {
-    for (const NamedStats& tool : time_by_tool(session)) {
+void retried_failing_tools(const std::vector<NamedStats>& tools, std::vector<Insight>& out) {
+    for (const NamedStats& tool : tools) {
         if (tool.stats.failures < kRetriedToolFailures) continue;
         out.push_back({"retried_failing_tool", "warning",
                        format("tool '%s' failed %zu of %zu calls and was called again: check its "
@@ -126,8 +126,9 @@ void unpriced_models(const TelemetrySession& session, std::vector<Insight>& out)
 
 std::vector<Insight> insights(const TelemetrySession& session) {
     std::vector<Insight> out;
-    dominant_tools(session, out);
-    retried_failing_tools(session, out);
+    const std::vector<NamedStats> tools = time_by_tool(session);
+    dominant_tools(session, tools, out);
+    retried_failing_tools(tools, out);
     expensive_short_outputs(session, out);
     max_steps_tasks(session, out);
     failing_llm_calls(session, out);

@@ -81,8 +81,7 @@ void write_spans(JsonWriter& out, const TelemetrySession& session) {
 void write_summary(JsonWriter& out, const SessionSummary& s) {
     out.begin_object()
         .field("session_id", s.session_id)
-        .field("start_time", detail::iso8601_utc(std::chrono::duration_cast<std::chrono::microseconds>(
-                                 s.start_time.time_since_epoch()).count()))
+        .field("start_time", iso_time(s.start_time))
         .field("duration", s.duration)
         .field("status", s.status)
         .field("tasks", static_cast<std::uint64_t>(s.tasks))

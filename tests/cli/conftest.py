@@ -53,6 +53,21 @@ def ids(store) -> list[str]:
     return [s["session_id"] for s in run_json("--dir", str(store), "list")["sessions"]]
 
 
+def session_with(store: Path, edit, source: Path | None = None) -> str:
+    """A copy of a stored session (`source`, else any) changed by `edit(data)`, saved under the
+    id `edit` returns; returns that id."""
+    data = json.loads((source or next(store.glob("2*.json"))).read_text())
+    session_id = edit(data)
+    data["session_id"] = session_id
+    (store / f"{session_id}.json").write_text(json.dumps(data))
+    return session_id
+
+
+def task_span(data: dict) -> dict:
+    """The first task span of a session file's data (its detail is the task's description)."""
+    return next(span for span in data["spans"] if span["kind"] == "task")
+
+
 def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):

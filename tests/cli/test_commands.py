@@ -9,7 +9,7 @@ import pty
 import subprocess
 import time
 
-from conftest import CLI, run, run_json
+from conftest import CLI, run, run_json, session_with, task_span
 
 
 def test_list_is_newest_first_with_summaries_and_filters(store, ids):
@@ -196,22 +196,12 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(store):
     assert "\x1b[" not in on_terminal({"NO_COLOR": "1"})
 
 
-def _session_with(store, edit) -> str:
-    """A copy of a stored session changed by `edit(data)`, saved under the id it returns."""
-    data = json.loads(next(store.glob("2*.json")).read_text())
-    session_id = edit(data)
-    data["session_id"] = session_id
-    (store / f"{session_id}.json").write_text(json.dumps(data))
-    return session_id
-
-
 def test_session_text_cannot_drive_the_terminal_and_csv_cells_cannot_be_formulas(store):
     def hostile(data):
-        task_span = next(span for span in data["spans"] if span["kind"] == "task")
-        task_span["detail"] = "\x1b[2J\x1b]0;evil title\x07PWNED"  # the task's description
+        task_span(data)["detail"] = "\x1b[2J\x1b]0;evil title\x07PWNED"  # the task's description
         data["spans"][-1]["name"] = "=HYPERLINK(\"http://x\")"
         return "hostile"
-    _session_with(store, hostile)
+    session_with(store, hostile)
     shown = run("--dir", str(store), "show", "hostile").stdout
     assert "\x1b" not in shown and "\x07" not in shown and "?[2J?]0;evil title?PWNED" in shown
     exported = run("--dir", str(store), "export", "hostile", "--format", "csv").stdout
@@ -225,7 +215,7 @@ def test_spans_whose_parent_is_missing_are_still_shown(store):
         data["spans"] = [s for s in data["spans"] if s["kind"] != "task"]  # children keep their parent ids
         kept.extend(data["spans"])
         return "orphaned"
-    _session_with(store, orphaned)
+    session_with(store, orphaned)
     tree = run("--dir", str(store), "show", "orphaned").stdout.split("Span tree")[1]
     assert len(kept) >= 2 and tree.count("─ ") == len(kept)
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import CLI, browse, run
+from conftest import CLI, browse, run, session_with, task_span
 
 
 def test_report_is_one_self_contained_file_that_renders(store, ids, tmp_path):
@@ -31,16 +31,17 @@ def test_report_is_one_self_contained_file_that_renders(store, ids, tmp_path):
 
 
 def test_session_text_cannot_break_out_of_the_report(store, tmp_path):
-    hostile = store / "hostile.json"
-    data = json.loads(next(store.glob("*.json")).read_text())
-    data["session_id"] = "hostile"
-    data["tasks"][0]["description"] = "</script><script>document.title='pwned'</script><!--"
-    hostile.write_text(json.dumps(data))
+    def hostile(data):
+        task_span(data)["detail"] = "</script><script>document.title='pwned'</script><!--"  # the description
+        return "hostile"
+    session_with(store, hostile)
     page = tmp_path / "hostile.html"
     run("--dir", str(store), "report", "hostile", "-o", str(page))
-    assert "</script><script>document.title" not in page.read_text()
+    html = page.read_text()
+    assert "document.title='pwned'" in html and "</script><script>document.title" not in html
     dom, console = browse(page.as_uri())
     assert 'data-rendered="hostile"' in dom and "pwned" not in dom.split("<body")[0] and console == ""
+    assert "&lt;/script&gt;&lt;script&gt;document.title='pwned'" in dom  # shown as text, not run
 
 
 class Dashboard:
@@ -91,10 +92,10 @@ def test_dashboard_serves_sessions_on_loopback_and_updates_as_they_land(dashboar
     assert console == "" and "data-errors" not in dom
     assert screenshot.stat().st_size > 20_000
 
-    newest = json.loads((store / f"{ids[0]}.json").read_text())
-    newest["session_id"] = "zz-landed-later"
-    newest["start_time"] = "2100-01-01T00:00:00.000000Z"
-    (store / "zz-landed-later.json").write_text(json.dumps(newest))
+    def landed_later(data):
+        data["start_time"] = "2100-01-01T00:00:00.000000Z"
+        return "zz-landed-later"
+    session_with(store, landed_later, store / f"{ids[0]}.json")
     status, body = dashboard.get("/api/sessions")
     assert json.loads(body)["sessions"][0]["session_id"] == "zz-landed-later"
     dom, _ = browse(dashboard.url + "/")

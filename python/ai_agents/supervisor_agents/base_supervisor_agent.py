@@ -14,7 +14,7 @@ from smolagents import CodeAgent
 from smolagents.models import Model
 
 from ai_agents.telemetry import TaskStatus
-from ai_agents.telemetry._tracing import collector as instrumentation_collector, current_span
+from ai_agents.telemetry._tracing import collector as instrumentation_collector, current_span, run_outcome
 
 from ..micro_agents.base_micro_agent import BaseMicroAgent
 from ..models import ConfiguredModel
@@ -80,9 +80,7 @@ class BaseSupervisorAgent(ConfiguredModel):
         status = TaskStatus.FAILED
         try:
             result = agent.run(f"{task}\n\nFollow this standard operating procedure:\n\n{sop}", **kwargs)
-            steps = getattr(agent.memory, "steps", [])
-            limit_hit = steps and type(getattr(steps[-1], "error", None)).__name__ == "AgentMaxStepsError"
-            status = TaskStatus.MAX_STEPS if limit_hit else TaskStatus.COMPLETED
+            status = run_outcome(agent)
             return result
         except KeyboardInterrupt:
             status = TaskStatus.CANCELLED

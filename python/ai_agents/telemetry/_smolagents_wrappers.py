@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from . import _core
 from ._core import HookKind, SpanKind, TaskStatus
-from ._tracing import (collector, current_span, error_text, is_final_answer,
+from ._tracing import (collector, current_span, error_text, is_final_answer, run_outcome,
                        status_of, traced_generator)
 from .error_handler import record_error
 
@@ -111,14 +111,6 @@ def _agent_type(agent: Any) -> str:
     return "supervisor" if getattr(agent, "managed_agents", None) else "micro"
 
 
-def _outcome(agent: Any) -> TaskStatus:
-    steps = getattr(getattr(agent, "memory", None), "steps", None) or []
-    last_error = getattr(steps[-1], "error", None) if steps else None
-    if type(last_error).__name__ == "AgentMaxStepsError":
-        return TaskStatus.MAX_STEPS
-    return TaskStatus.COMPLETED
-
-
 # Span ids of the tasks opened for outermost runs: another thread's run must not mistake one
 # of them for a task the user opened around its own run.
 _run_tasks: set[int] = set()
@@ -156,7 +148,7 @@ class _RunSpan:
 
     def finish(self, status: TaskStatus, error: Optional[BaseException] = None) -> None:
         try:
-            _end_step(self.agent, None)
+            _core.hook_end_step(self.agent)  # a step still open when the run ends
             if self.span:
                 self.telemetry.end_span(self.span, status, error_text(error) if error else None)
             if self.task_span:
@@ -187,7 +179,7 @@ def wrap_run(original: Callable[..., Any], prepare: Callable[[Any], None]) -> Ca
                 current_span.reset(token)
         if stream:
             return _traced_run_stream(result, run_span, self)
-        run_span.finish(_outcome(self))
+        run_span.finish(run_outcome(self))
         return result
 
     return mark(run, original)
@@ -224,7 +216,7 @@ def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
             raise
         finally:
             if error is None:
-                run_span.finish(_outcome(agent))
+                run_span.finish(run_outcome(agent))
             elif isinstance(error, GeneratorExit):
                 run_span.finish(TaskStatus.CANCELLED)  # the consumer stopped early
             else:
@@ -238,10 +230,6 @@ def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
 # in `_finalize_step`, where the step arrives complete with its error. While it is open it is
 # the current span, so the step's LLM and tool calls hang under it. No generator is wrapped.
 # These run every step, so they are C++ hooks (bind_hooks.cpp).
-
-def _end_step(agent: Any, memory_step: Any) -> None:
-    _core.hook_end_step(agent)
-
 
 def wrap_step_stream(original: Callable[..., Any]) -> Callable[..., Any]:
     return _core.make_hook(original, HookKind.ACTION_STEP)
