@@ -63,8 +63,8 @@ struct FinishedSpan {
     TokenCounts tokens;
 };
 
-void append_finished(detail::SessionCore& core, std::uint64_t parent_id, const FinishedSpan& span) {
-    auto& buffer = core.log.local();
+void append_finished(detail::SessionCore& core, detail::ThreadBuffer& buffer, std::uint64_t parent_id,
+                     const FinishedSpan& span) {
     Event event;
     event.kind = span.kind;
     event.span_id = buffer.next_span_id(span.kind);
@@ -92,13 +92,16 @@ TelemetryCollector::TelemetryCollector(std::shared_ptr<detail::SessionCore> core
 }
 
 TelemetryCollector::TelemetryCollector(const TelemetryCollector& other) noexcept
-    : TelemetryCollector(other.core_) {}
+    : TelemetryCollector(other.core_) {
+    lane_ = other.lane_;
+}
 
 TelemetryCollector& TelemetryCollector::operator=(const TelemetryCollector& other) noexcept {
     if (this != &other) {
         if (core_) core_->collectors.fetch_sub(1, std::memory_order_relaxed);
         core_ = other.core_;
         enabled_ = other.enabled_;
+        lane_ = other.lane_;
         if (core_) core_->collectors.fetch_add(1, std::memory_order_relaxed);
     }
     return *this;
@@ -106,6 +109,20 @@ TelemetryCollector& TelemetryCollector::operator=(const TelemetryCollector& othe
 
 TelemetryCollector::~TelemetryCollector() {
     if (core_) core_->collectors.fetch_sub(1, std::memory_order_relaxed);
+}
+
+TelemetryCollector TelemetryCollector::serialized() const noexcept {
+    TelemetryCollector copy(*this);
+    try {
+        if (core_) copy.lane_ = core_->log.open_lane();
+    } catch (...) {
+        report_exception("serialized");  // the copy writes to the threads' buffers instead
+    }
+    return copy;
+}
+
+detail::ThreadBuffer& TelemetryCollector::buffer() const {
+    return lane_ ? lane_->buffer() : core_->log.local();
 }
 
 std::uint64_t TelemetryCollector::current_span() const noexcept {
@@ -130,7 +147,7 @@ std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::strin
         return 0;
     }
     try {
-        auto& buffer = core_->log.local();
+        auto& buffer = this->buffer();
         Event event;
         event.type = EventType::begin;
         event.kind = SpanKind::task;
@@ -185,7 +202,7 @@ void TelemetryCollector::record_llm_call(const LlmCallInfo& call) noexcept {
     if (!is_enabled()) return;
     try {
         const TokenCounts tokens = sanitized(call.tokens, "record_llm_call");
-        append_finished(*core_, call.parent_id != 0 ? call.parent_id : current_span(),
+        append_finished(*core_, buffer(), call.parent_id != 0 ? call.parent_id : current_span(),
                         {SpanKind::llm, call.model, {}, call.error, call.duration,
                          !call.error.empty(), tokens});
     } catch (...) {
@@ -198,7 +215,7 @@ void TelemetryCollector::record_agent_execution(std::string_view agent_type,
                                                 std::uint64_t parent_id) noexcept {
     if (!is_enabled()) return;
     try {
-        append_finished(*core_, parent_id != 0 ? parent_id : current_span(),
+        append_finished(*core_, buffer(), parent_id != 0 ? parent_id : current_span(),
                         {SpanKind::agent, agent_name, agent_type, {}, duration, false, {}});
     } catch (...) {
         report_exception("record_agent_execution");
@@ -210,7 +227,7 @@ void TelemetryCollector::record_tool_usage(std::string_view tool_name, double du
                                            std::uint64_t parent_id) noexcept {
     if (!is_enabled()) return;
     try {
-        append_finished(*core_, parent_id != 0 ? parent_id : current_span(),
+        append_finished(*core_, buffer(), parent_id != 0 ? parent_id : current_span(),
                         {SpanKind::tool, tool_name, {}, error, duration,
                          !success || !error.empty(), {}});
     } catch (...) {
@@ -227,7 +244,7 @@ std::uint64_t TelemetryCollector::begin_span(SpanKind kind, std::string_view nam
         return 0;
     }
     try {
-        auto& buffer = core_->log.local();
+        auto& buffer = this->buffer();
         Event event;
         event.type = EventType::begin;
         event.kind = kind;
@@ -249,7 +266,7 @@ void TelemetryCollector::end_span(std::uint64_t span_id, const SpanEnd& end) noe
     try {
         if (detail::kind_of_span_id(span_id) == SpanKind::task) core_->forget_task_span(span_id);
         // An end is recorded even while disabled, so no span that began stays open forever.
-        auto& buffer = core_->log.local();
+        auto& buffer = this->buffer();
         Event event;
         event.type = EventType::end;
         event.kind = detail::kind_of_span_id(span_id);

@@ -211,6 +211,24 @@ ThreadBuffer& EventLog::local() {
     return buffer;
 }
 
+std::shared_ptr<SharedLane> EventLog::open_lane() { return std::make_shared<SharedLane>(registry_); }
+
+namespace {
+
+/// Registry keys of lanes: the top bit keeps them apart from thread keys (hashes of pthread_t,
+/// which are addresses).
+std::uint64_t next_lane_key() noexcept {
+    static std::atomic<std::uint64_t> next{0};
+    return (std::uint64_t{1} << 63) | next.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+SharedLane::SharedLane(std::shared_ptr<BufferRegistry> registry)
+    : registry_(std::move(registry)), key_(next_lane_key()), buffer_(&registry_->acquire(key_)) {}
+
+SharedLane::~SharedLane() { registry_->release(key_, buffer_); }
+
 std::uint64_t EventLog::reserve(std::uint64_t wanted) noexcept {
     std::uint64_t reserved = events_reserved_.load(std::memory_order_relaxed);
     std::uint64_t grant = 0;

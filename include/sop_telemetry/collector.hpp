@@ -18,6 +18,8 @@ namespace sop_telemetry {
 
 namespace detail {
 class SessionCore;
+class SharedLane;
+class ThreadBuffer;
 }
 
 /// One finished LLM call.
@@ -79,9 +81,19 @@ public:
 
     const std::shared_ptr<detail::SessionCore>& core() const noexcept { return core_; }
 
+    /// A collector on the same session whose events all go to one buffer of their own instead
+    /// of the calling thread's, for a caller that never uses it from two threads at once (the
+    /// Python hooks hold the GIL). It spares the per-thread buffer lookup, and the thread-local
+    /// setup of a thread's first call, which dominate in short-lived threads such as the one
+    /// smolagents starts for every code step. Copies share the buffer (and the rule).
+    TelemetryCollector serialized() const noexcept;
+
 private:
+    detail::ThreadBuffer& buffer() const;
+
     std::shared_ptr<detail::SessionCore> core_;
     const std::atomic<bool>* enabled_ = nullptr;  // the core's flag, cached for the hot path
+    std::shared_ptr<detail::SharedLane> lane_;    // set: events go there, not to the thread's buffer
 };
 
 /// RAII span: begins on construction, is the calling thread's current span while alive, ends on

@@ -7,17 +7,20 @@
 // the error handler and never reach the caller.
 //
 // The current span travels in a ContextVar shared with the Python front (`current_span_var`),
-// so it follows asyncio tasks and the context-carrying thread pools.
+// so it follows asyncio tasks and the context-carrying thread pools. Steps and tool calls do
+// not set it (each set is a new context mapping and a token, and they happen every step): an
+// open step stands in for the context's span it began under, an open tool call for that span
+// on its own thread, so the spans begun meanwhile still hang under them (current_parent()).
 #include "bindings.hpp"
 #include "python_objects.hpp"
 
 #include <sop_telemetry/telemetry.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <structmember.h>
@@ -40,17 +43,21 @@ const char* operation_of(HookKind kind) {
     }
 }
 
-struct OpenStep {
-    std::uint64_t span = 0;
-    std::uint64_t parent = 0;
+/// A step or tool call in progress: spans begun under `context` hang under it instead.
+struct OpenSpan {
+    const void* agent;   // steps: the agent running it; tools: null
+    const void* thread;  // the thread state it began on
+    std::uint64_t span;
+    std::uint64_t context;  // the context's span when it began
+    bool tool;
 };
 
 struct HookState {
     PyObject* current_span_var = nullptr;  // ContextVar[int]: the span new calls hang under
     std::optional<TelemetryCollector> collector;  // unset: hooks only call through
     bool inject_faults = false;
-    // Steps open per agent (keyed by the agent object, like id(agent)); guarded by the GIL.
-    std::unordered_map<const PyObject*, OpenStep> open_steps;
+    // Steps and tool calls in progress, newest last; guarded by the GIL. A handful at a time.
+    std::vector<OpenSpan> open_spans;
     PyObject* hook_type = nullptr;
 };
 
@@ -121,18 +128,32 @@ std::uint64_t current_span() {
     return span;
 }
 
-/// Sets the current span; returns the ContextVar token (a new reference) for a later reset.
-PyObject* set_current_span(std::uint64_t span) {
-    Ref value(PyLong_FromUnsignedLongLong(span));
-    PyObject* token = value ? PyContextVar_Set(state().current_span_var, value.get()) : nullptr;
-    if (token == nullptr) throw_python_error("setting the current span");
-    return token;
+/// The span new spans hang under: the newest open step begun under the context's span, or tool
+/// call begun under it on this thread, else the context's span itself. A tool call stays with
+/// its thread, and so does a step begun with no span in the context (an agent run that was
+/// not traced): any other thread with no span in its context is no part of it.
+std::uint64_t parent_under(std::uint64_t context) {
+    const std::vector<OpenSpan>& open = state().open_spans;
+    const void* thread = nullptr;
+    for (auto it = open.rbegin(); it != open.rend(); ++it) {
+        if (it->context != context) continue;
+        if (!it->tool && context != 0) return it->span;
+        if (thread == nullptr) thread = PyThreadState_Get();
+        if (it->thread == thread) return it->span;
+    }
+    return context;
 }
 
-void reset(PyObject* variable, PyObject* token) noexcept {
-    if (token == nullptr) return;
-    if (PyContextVar_Reset(variable, token) < 0) PyErr_Clear();  // a token of another context
-    Py_DECREF(token);
+std::uint64_t current_parent() { return parent_under(current_span()); }
+
+void forget_open_span(std::uint64_t span) noexcept {
+    std::vector<OpenSpan>& open = state().open_spans;
+    for (auto it = open.rbegin(); it != open.rend(); ++it) {
+        if (it->span == span) {
+            open.erase(std::next(it).base());
+            return;
+        }
+    }
 }
 
 // Inside a traced LLM call on this thread: a nested generate (a subclass calling super(), a
@@ -237,7 +258,7 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
             call.error = text;
         }
         call.duration = duration;
-        call.parent_id = current_span();
+        call.parent_id = current_parent();
         s.collector->record_llm_call(call);
     } catch (...) {
         record_failure(hook->kind);
@@ -250,18 +271,18 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     HookState& s = state();
     if (!s.collector || !s.collector->is_enabled()) return call_original(hook, args, nargsf, kwnames);
     std::uint64_t span = 0;
-    PyObject* token = nullptr;
     try {
         fail_if_injected();
-        span = s.collector->begin_span(SpanKind::tool, name_of(args[0], names().name), current_span());
-        if (span != 0) token = set_current_span(span);
+        const std::uint64_t context = current_span();
+        span = s.collector->begin_span(SpanKind::tool, name_of(args[0], names().name), parent_under(context));
+        if (span != 0) s.open_spans.push_back({nullptr, PyThreadState_Get(), span, context, true});
     } catch (...) {
         record_failure(hook->kind);
     }
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     if (span == 0) return result;
     SavedError error;
-    reset(s.current_span_var, token);
+    forget_open_span(span);
     try {
         // smolagents ends CodeAgent code with FinalAnswerException: a success, not a failure.
         if (error.value() == nullptr || type_name(error.value()) == "FinalAnswerException") {
@@ -280,21 +301,19 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
 /// Ends the agent's open step, failed when the finished step carries an error.
 void end_step(PyObject* agent, PyObject* memory_step) {
     HookState& s = state();
-    const auto found = s.open_steps.find(agent);
-    if (found == s.open_steps.end()) return;
-    const OpenStep step = found->second;
-    s.open_steps.erase(found);
+    auto found = std::find_if(s.open_spans.rbegin(), s.open_spans.rend(),
+                              [agent](const OpenSpan& open) { return open.agent == agent; });
+    if (found == s.open_spans.rend()) return;
+    const std::uint64_t span = found->span;
+    s.open_spans.erase(std::next(found).base());
     if (!s.collector) return;
     Ref error(member(memory_step, names().error));
     if (!error || error.get() == Py_None) {
-        s.collector->end_span(step.span);
+        s.collector->end_span(span);
     } else {
         std::string text;
-        s.collector->end_span(step.span, failed_end(error.get(), text));
+        s.collector->end_span(span, failed_end(error.get(), text));
     }
-    // Only where the step is current: a generator closed by the garbage collector runs in
-    // whatever context triggered the collection, which must not be changed.
-    if (current_span() == step.span) Py_DECREF(set_current_span(step.parent));
 }
 
 PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
@@ -329,12 +348,9 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
                     PyErr_Clear();  // a number beyond 64 bits shows as -1
                 }
             }
-            const std::uint64_t parent = current_span();
-            const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent, detail);
-            if (span != 0) {
-                s.open_steps[agent] = OpenStep{span, parent};
-                Py_DECREF(set_current_span(span));
-            }
+            const std::uint64_t context = current_span();
+            const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent_under(context), detail);
+            if (span != 0) s.open_spans.push_back({agent, PyThreadState_Get(), span, context, false});
         } catch (...) {
             record_failure(hook->kind);
         }
@@ -514,7 +530,12 @@ void bind_hooks(nb::module_& m) {
               if (collector.is_none()) {
                   state().collector.reset();
               } else {
+#ifdef Py_GIL_DISABLED
                   state().collector.emplace(nb::cast<TelemetryCollector&>(collector));
+#else
+                  // Every hook holds the GIL: one buffer for all of them, whatever the thread.
+                  state().collector.emplace(nb::cast<TelemetryCollector&>(collector).serialized());
+#endif
               }
           },
           nb::arg("collector").none(), "The collector the hooks record into (None: they only call through).");
@@ -535,6 +556,9 @@ void bind_hooks(nb::module_& m) {
           },
           nb::arg("inside"), "Marks this thread as inside a traced LLM call; returns the previous mark.");
     m.def("inside_llm_call", [] { return inside_llm; }, "Whether this thread is inside a traced LLM call.");
+    m.def("current_parent", [] { return current_parent(); },
+          "The span a span begun here hangs under: the open step or tool call standing in for "
+          "the context's span, else that span.");
     m.def("set_hook_fault_injection", [](bool on) { state().inject_faults = on; }, nb::arg("on"),
           "For tests: make every hook's telemetry fail, to prove the host never sees it.");
 }

@@ -144,6 +144,24 @@ struct BufferRegistry {
     void release(std::uint64_t thread_key, ThreadBuffer* buffer) noexcept;
 };
 
+/// A buffer of the log that belongs to no thread: its one writer at a time is whoever holds the
+/// lock its user serialises calls with (see TelemetryCollector::serialized). Handed back to the
+/// registry, for reuse, when the lane goes.
+class SharedLane {
+public:
+    explicit SharedLane(std::shared_ptr<BufferRegistry> registry);
+    SharedLane(const SharedLane&) = delete;
+    SharedLane& operator=(const SharedLane&) = delete;
+    ~SharedLane();
+
+    ThreadBuffer& buffer() noexcept { return *buffer_; }
+
+private:
+    std::shared_ptr<BufferRegistry> registry_;
+    std::uint64_t key_;
+    ThreadBuffer* buffer_;
+};
+
 class EventLog {
 public:
     explicit EventLog(std::uint64_t max_events) noexcept;
@@ -152,6 +170,8 @@ public:
 
     /// The calling thread's buffer (registered on first use).
     ThreadBuffer& local();
+    /// A buffer of its own for a caller that serialises its writes itself.
+    std::shared_ptr<SharedLane> open_lane();
 
     /// Stores `event` (its strings must already live in `buffer`'s arena); false when dropped.
     bool append(ThreadBuffer& buffer, const Event& event) noexcept;

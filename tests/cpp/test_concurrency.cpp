@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 
 #include "detail/event_log.hpp"
+#include "detail/session_core.hpp"
 
 #include <gtest/gtest.h>
 
@@ -92,6 +93,48 @@ TEST(Concurrency, ShortLivedThreadsReuseBuffersAndLoseNothing) {
     // the spare the worker maps ahead.
     static_assert(200 * sizeof(detail::ThreadBuffer::Chunk) > 7 * detail::ChunkSlabs::kSlabBytes);
     EXPECT_LT(manager->get_storage_stats().memory_bytes, 3 * detail::ChunkSlabs::kSlabBytes);
+}
+
+}  // namespace
+}  // namespace sop_telemetry
+
+namespace sop_telemetry {
+namespace {
+
+TEST(Concurrency, SerializedCollectorWritesOneBufferFromAnyThread) {
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    TelemetryCollector collector = manager->get_collector();
+    const auto& log = collector.core()->log;
+    collector.record_tool_usage("warm-up", 0.001);  // this thread's own buffer
+    const std::size_t buffers_before = log.buffers().size();
+    {
+        TelemetryCollector serialized = collector.serialized();
+        const std::uint64_t agent = serialized.begin_span(SpanKind::agent, "agent", 0, "micro");
+        constexpr int kThreads = 50;
+        for (int i = 0; i < kThreads; ++i) {
+            // One caller at a time (the threads are joined in turn), as the rule asks.
+            std::thread([&] {
+                const std::uint64_t tool = serialized.begin_span(SpanKind::tool, "step_tool", agent);
+                serialized.end_span(tool);
+            }).join();
+        }
+        serialized.end_span(agent);
+        EXPECT_EQ(log.buffers().size(), buffers_before + 1) << "one lane, no buffer per thread";
+
+        const TelemetrySession s = manager->get_session_data().value();
+        ASSERT_EQ(s.outside_tasks.tools.size(), std::size_t(kThreads + 1));
+        std::set<std::uint64_t> ids;
+        for (const auto& tool : s.outside_tasks.tools) {
+            ids.insert(tool.span_id);
+            if (tool.tool_name == "step_tool") EXPECT_EQ(tool.parent_id, agent);
+        }
+        EXPECT_EQ(ids.size(), std::size_t(kThreads + 1));
+    }
+    // The lane's buffer went back to the registry: the next new thread reuses it.
+    std::thread([&] { collector.record_tool_usage("after", 0.001); }).join();
+    EXPECT_EQ(log.buffers().size(), buffers_before + 1);
+    EXPECT_EQ(manager->get_session_data()->outside_tasks.tools.size(), std::size_t(52));  // + "after"
 }
 
 }  // namespace

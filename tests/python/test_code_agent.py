@@ -34,3 +34,42 @@ def test_code_agent_run_gives_the_exact_tree_and_tokens(telemetry):
     assert [call.model for call in task.llm_calls] == ["scripted-model", "scripted-model"]
     assert [t.tool_name for t in task.tools] == ["file_reader", "final_answer"]
     assert task.agents[0].agent_type == "micro"
+
+
+def test_spans_begun_inside_a_tool_hang_under_it_and_the_context_is_left_alone(telemetry):
+    from ai_agents.telemetry import _tracing
+    from smolagents import tool
+
+    summarizer = ScriptedModel(["a summary"], input_tokens=30, output_tokens=3,
+                               model_id="summarizer-model")
+    seen_in_tool = []
+
+    @tool
+    def summarize(text: str) -> str:
+        """Summarizes a text with a model of its own.
+
+        Args:
+            text: The text.
+        """
+        seen_in_tool.append(_tracing.current_span.get())
+        message = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+        return summarizer.generate(message).content
+
+    model = ScriptedModel([code("print(summarize(text='long text'))"), code("final_answer('ok')")],
+                          input_tokens=100, output_tokens=7)
+    agent = CodeAgent(tools=[summarize], model=model, max_steps=3)
+    assert agent.run("summarize") == "ok"
+
+    session = telemetry.get_session_data()
+    assert shape(session)[2:6] == [
+        "    step step 1 [completed]",
+        "      llm scripted-model [completed]",
+        "      tool summarize [completed]",
+        "        llm summarizer-model [completed]",
+    ]
+    assert session.total_tokens.model_breakdown["summarizer-model"].total_tokens == 33
+    # Steps and tools find their children without touching the context: inside the tool (in
+    # smolagents' executor thread) the context still holds the agent run's span.
+    agent_span = next(s for s in session.spans if s.kind.name == "AGENT")
+    assert seen_in_tool == [agent_span.span_id]
+    assert _tracing.current_span.get() == 0

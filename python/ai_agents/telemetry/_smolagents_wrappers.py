@@ -130,7 +130,7 @@ class _RunSpan:
         self.task_id: Optional[str] = None
         self.task_span = 0
         try:
-            parent = current_span.get()
+            parent = _core.current_parent()  # the open step of the calling agent, if any
             if parent == 0:
                 open_task = self.telemetry.current_span()
                 if open_task == 0 or open_task in _run_tasks:

@@ -4,6 +4,8 @@ The current span lives in a ContextVar, so it follows asyncio tasks and — with
 context-carrying thread pool below — smolagents' worker threads. Generators never keep a
 ContextVar token across a yield: the value is set around each step of the generator and put
 back by value, so a generator closed late or from elsewhere cannot fail to "detach".
+Steps and tool calls (C++ hooks) leave the ContextVar alone: a span begun while one is open
+takes its parent from `_core.current_parent()`, which finds it.
 """
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def traced_generator(generator: Iterator[Any], kind: SpanKind, name: str, detail
     error: Optional[BaseException] = None
     try:
         try:
-            span = telemetry.begin_span(kind, name, current_span.get(), detail)
+            span = telemetry.begin_span(kind, name, _core.current_parent(), detail)
         except Exception as failure:  # noqa: BLE001 - telemetry must not break the run
             record_error("span", failure)
         while True:
