@@ -39,9 +39,16 @@ std::string_view StringArena::copy(std::string_view text) {
 
 std::string_view StringArena::intern(std::string_view text) {
     if (text.empty()) return {};
-    if (auto it = interned_.find(text); it != interned_.end()) return it->second;
-    std::string_view stored = copy(text);
-    interned_.emplace(stored, stored);
+    Recent& recent = recent_[recent_slot(text.data())];
+    if (recent.source == text.data() && recent.interned == text) return recent.interned;
+    std::string_view stored;
+    if (auto it = interned_.find(text); it != interned_.end()) {
+        stored = it->second;
+    } else {
+        stored = copy(text);
+        interned_.emplace(stored, stored);
+    }
+    recent = {text.data(), stored};
     return stored;
 }
 

@@ -4,6 +4,7 @@
 
 #include <sop_telemetry/error_handler.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <pthread.h>
@@ -102,11 +103,14 @@ void SessionWriter::count_failure(const char* operation, const std::string& erro
 
 void SessionWriter::run_worker() {
     // Two cadences: the journal is appended (and synced) once per flush interval; git
-    // snapshots for code metrics are taken when tasks start or end, at most one batch per
-    // kSnapshotSpacing — back-to-back short tasks share a snapshot instead of each starting git.
-    // And whenever woken: a fresh memory slab for the recording threads, if they took the spare.
+    // snapshots for code metrics are taken when tasks start or end, one batch at a time and
+    // spaced so that git gets at most 1 % of a CPU: at least kMinSnapshotSpacing, or 100 times
+    // what the last snapshot took (a large work tree). Back-to-back short tasks share a snapshot
+    // instead of each starting git. And whenever woken: a fresh memory slab for the recording
+    // threads, if they took the spare.
     using Clock = std::chrono::steady_clock;
-    constexpr auto kSnapshotSpacing = std::chrono::milliseconds(250);
+    constexpr auto kMinSnapshotSpacing = std::chrono::milliseconds(1000);
+    constexpr int kSnapshotCpuShare = 100;  // spacing / cost
     auto last_flush = Clock::now();
     auto next_snapshot = Clock::now();
     while (!stop_.load()) {
@@ -125,7 +129,9 @@ void SessionWriter::run_worker() {
             std::lock_guard io(io_mutex_);
             if (core_->has_code_jobs() && now >= next_snapshot) {
                 process_code_jobs();
-                next_snapshot = Clock::now() + kSnapshotSpacing;
+                const auto done = Clock::now();
+                next_snapshot = done + std::max<Clock::duration>(kMinSnapshotSpacing,
+                                                                 (done - now) * kSnapshotCpuShare);
             }
             if (now >= next_flush) {
                 append_journal();

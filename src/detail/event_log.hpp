@@ -48,11 +48,25 @@ public:
     std::size_t bytes_reserved() const noexcept { return reserved_.load(std::memory_order_relaxed); }
 
 private:
+    // Callers mostly pass the same few names from the same places (a tool's name, a model id),
+    // so the interned copy is first looked for by where the text comes from: one slot to check
+    // (its content compared, the source may have changed) instead of hashing into the map.
+    struct Recent {
+        const char* source = nullptr;
+        std::string_view interned;
+    };
+    static constexpr std::size_t kRecent = 32;
+    static std::size_t recent_slot(const char* source) noexcept {
+        const auto bits = reinterpret_cast<std::uintptr_t>(source);
+        return ((bits >> 4) ^ (bits >> 9)) % kRecent;
+    }
+
     static constexpr std::size_t kBlockSize = 16 * 1024;
     std::vector<std::unique_ptr<char[]>> blocks_;
     std::size_t used_ = kBlockSize;  // in the last block
     std::atomic<std::size_t> reserved_{0};
     std::unordered_map<std::string_view, std::string_view> interned_;
+    Recent recent_[kRecent];
 };
 
 /// Span ids carry the thread slot and the span kind: [slot:20][kind:4][counter:40].
