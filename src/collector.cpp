@@ -4,7 +4,6 @@
 
 #include "detail/session_core.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -51,17 +50,6 @@ void report_exception(const char* operation) noexcept {
     } catch (...) {
         get_error_handler().record(operation, "unknown exception");
     }
-}
-
-/// How a span ended: running counts as completed, an error as failed (unless cancelled).
-void set_outcome(Event& event, detail::ThreadBuffer& buffer, TaskStatus status, std::string_view error,
-                 const TokenCounts& tokens, const char* operation) {
-    event.status = status == TaskStatus::running ? TaskStatus::completed : status;
-    if (!error.empty()) {
-        if (event.status == TaskStatus::completed) event.status = TaskStatus::failed;
-        event.error = buffer.arena().copy(detail::clip_utf8(error, detail::kMaxTextBytes));
-    }
-    event.tokens = sanitized(tokens, operation);
 }
 
 /// A span recorded when it has already finished (it ends now and lasted `duration` seconds).
@@ -284,48 +272,18 @@ void TelemetryCollector::end_span(std::uint64_t span_id, const SpanEnd& end) noe
         event.kind = detail::kind_of_span_id(span_id);
         event.span_id = span_id;
         event.end_ns = detail::now_ns();
-        set_outcome(event, buffer, end.status, end.error, end.tokens, "end_span");
+        event.status = end.status == TaskStatus::running ? TaskStatus::completed : end.status;
+        if (!end.error.empty()) {
+            if (event.status == TaskStatus::completed) event.status = TaskStatus::failed;
+            event.error = buffer.arena().copy(detail::clip_utf8(end.error, detail::kMaxTextBytes));
+        }
+        event.tokens = sanitized(end.tokens, "end_span");
         core_->log.append(buffer, event);
         if (event.kind == SpanKind::task) core_->request_code_snapshot({span_id, true});
     } catch (...) {
         report_exception("end_span");
     }
 }
-
-std::uint64_t TelemetryCollector::reserve_span_id(SpanKind kind) noexcept {
-    if (!is_enabled() || kind == SpanKind::task) return 0;
-    try {
-        return buffer().next_span_id(kind);
-    } catch (...) {
-        report_exception("reserve_span_id");
-        return 0;
-    }
-}
-
-void TelemetryCollector::record_span(const SpanRecord& span) noexcept {
-    if (!is_enabled()) return;
-    if (span.kind == SpanKind::task) {
-        get_error_handler().record("record_span", "tasks are opened with start_task");
-        return;
-    }
-    try {
-        auto& buffer = this->buffer();
-        Event event;
-        event.kind = span.kind;
-        event.span_id = span.span_id != 0 ? span.span_id : buffer.next_span_id(span.kind);
-        event.parent_id = span.parent_id != 0 ? span.parent_id : current_span();
-        event.start_ns = span.start_ns;
-        event.end_ns = std::max(span.start_ns, span.end_ns);
-        event.name = buffer.arena().intern(detail::clip_utf8(span.name, detail::kMaxNameBytes));
-        event.detail = buffer.arena().intern(detail::clip_utf8(span.detail, detail::kMaxNameBytes));
-        set_outcome(event, buffer, span.status, span.error, span.tokens, "record_span");
-        core_->log.append(buffer, event);
-    } catch (...) {
-        report_exception("record_span");
-    }
-}
-
-std::int64_t TelemetryCollector::clock_ns() noexcept { return detail::now_ns(); }
 
 SpanScope::SpanScope(TelemetryCollector& collector, SpanKind kind, std::string_view name,
                      std::string_view detail) noexcept

@@ -31,22 +31,6 @@ struct LlmCallInfo {
     std::uint64_t parent_id = 0;  ///< 0: the current context
 };
 
-/// A span that is over, recorded in one go with the times its caller took (nanoseconds since
-/// the Unix epoch, see TelemetryCollector::clock_ns): for callers that time spans themselves
-/// and record them later in batches, such as the Python hooks.
-struct SpanRecord {
-    SpanKind kind = SpanKind::other;  ///< not task: tasks are opened with start_task
-    std::uint64_t span_id = 0;        ///< from reserve_span_id; 0: a new id
-    std::uint64_t parent_id = 0;      ///< 0: the current context
-    std::string_view name;
-    std::string_view detail;
-    std::int64_t start_ns = 0;
-    std::int64_t end_ns = 0;
-    TaskStatus status = TaskStatus::completed;
-    std::string_view error;  ///< non-empty: failed (unless status says cancelled)
-    TokenCounts tokens;
-};
-
 /// How a span ended.
 struct SpanEnd {
     TaskStatus status = TaskStatus::completed;
@@ -87,14 +71,6 @@ public:
                              std::string_view detail = {}) noexcept;
     /// Closes a span opened by begin_span (any thread). Id 0 is ignored.
     void end_span(std::uint64_t span_id, const SpanEnd& end = {}) noexcept;
-
-    /// An id for a span recorded later with record_span (0 when telemetry is off): spans begun
-    /// meanwhile can already name it as their parent.
-    std::uint64_t reserve_span_id(SpanKind kind) noexcept;
-    /// Records a span that is over (see SpanRecord).
-    void record_span(const SpanRecord& span) noexcept;
-    /// The clock of every event: nanoseconds since the Unix epoch.
-    static std::int64_t clock_ns() noexcept;
 
     /// The span new events would attach to on this thread (0: none).
     std::uint64_t current_span() const noexcept;

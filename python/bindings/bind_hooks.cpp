@@ -48,30 +48,9 @@ const char* operation_of(HookKind kind) {
 struct OpenSpan {
     const void* agent;   // steps: the agent running it; tools: null
     const void* thread;  // the thread state it began on
-    std::uint64_t span;  // reserved: recorded when it is over
+    std::uint64_t span;
     std::uint64_t context;  // the context's span when it began
-    std::uint64_t parent;
-    std::int64_t start_ns;
-    std::string_view name;  // steps: text that stays (step_name)
-    std::string_view detail;
     bool tool;
-};
-
-/// A step, LLM call or tool call that is over, waiting to be recorded. Hooks run cold (a step
-/// runs a great deal of other code in between), so they only time and keep: names, tokens
-/// and the engine's bookkeeping are done for a batch at a time, warm (flush_pending).
-struct Pending {
-    SpanKind kind;
-    std::uint64_t span;  // reserved id; 0 for LLM calls (nothing hangs under them)
-    std::uint64_t parent;
-    std::int64_t start_ns;
-    std::int64_t end_ns;
-    PyObject* subject;  // owned: the model (LLM calls), the tool; null for steps
-    PyObject* reply;    // owned: an LLM call's reply; null when it failed
-    std::string_view name;  // steps: text that stays (step_name)
-    std::string_view detail;
-    TaskStatus status;
-    std::string error;
 };
 
 struct HookState {
@@ -80,10 +59,8 @@ struct HookState {
     bool inject_faults = false;
     // Steps and tool calls in progress, newest last; guarded by the GIL. A handful at a time.
     std::vector<OpenSpan> open_spans;
-    std::vector<Pending> pending;  // oldest first; guarded by the GIL
     std::deque<std::string> step_names;      // "step N" at N
     std::deque<std::string> odd_step_names;  // negative or huge N
-    std::vector<Pending> spare;  // the last batch's storage, for the next one
     PyObject* hook_type = nullptr;
 };
 
@@ -200,12 +177,14 @@ std::string error_text(PyObject* error) {
     return text;
 }
 
-/// Failed (cancelled for Ctrl-C and a closed generator), with the error's text.
-void mark_failed(Pending& record, PyObject* error) {
+SpanEnd failed_end(PyObject* error, std::string& text_storage) {
+    SpanEnd end;
     const bool cancelled = PyErr_GivenExceptionMatches(error, PyExc_KeyboardInterrupt) ||
                            PyErr_GivenExceptionMatches(error, PyExc_GeneratorExit);
-    record.status = cancelled ? TaskStatus::cancelled : TaskStatus::failed;
-    record.error = error_text(error);
+    end.status = cancelled ? TaskStatus::cancelled : TaskStatus::failed;
+    text_storage = error_text(error);
+    end.error = text_storage;
+    return end;
 }
 
 /// The text of `value` (a str attribute of `object`, kept alive by the caller), or
@@ -216,7 +195,7 @@ std::string_view name_of(PyObject* object, PyObject* value) {
 }
 
 /// "step N", kept per number (the same ones come back every run): no text is built per step,
-/// and the text stays put while the step waits to be recorded.
+/// and the engine finds its interned copy by where the text is.
 std::string_view step_name(PyObject* memory_step) {
     constexpr long long kKeptNames = 4096;
     constexpr std::size_t kKeptOddNames = 1024;  // numbers past kKeptNames (never seen in practice)
@@ -272,85 +251,9 @@ PyObject* call_original(Hook* hook, PyObject* const* args, std::size_t nargsf, P
     return PyObject_Vectorcall(hook->original, args, nargsf, kwnames);
 }
 
-std::int64_t now() noexcept { return TelemetryCollector::clock_ns(); }
-
-// --- recording in batches ----------------------------------------------------------------
-
-constexpr std::size_t kBatchRecords = 64;          // a flush at the latest every 64 records ...
-constexpr std::int64_t kBatchAgeNs = 100'000'000;  // ... or when the oldest is 0.1 s old
-
-void release(Pending& record) noexcept {
-    Py_CLEAR(record.subject);
-    Py_CLEAR(record.reply);
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-SpanRecord span_record(const Pending& record, Ref& name_holder) {
-    SpanRecord span;
-    span.kind = record.kind;
-    span.span_id = record.span;
-    span.parent_id = record.parent;
-    span.start_ns = record.start_ns;
-    span.end_ns = record.end_ns;
-    span.status = record.status;
-    span.error = record.error;
-    span.detail = record.detail;
-    if (record.subject == nullptr) {
-        span.name = record.name;
-        return span;
-    }
-    const bool llm = record.kind == SpanKind::llm;
-    name_holder.reset(member(record.subject, llm ? names().model_id : names().name));
-    span.name = name_of(record.subject, name_holder.get());
-    if (llm && record.reply != nullptr) span.tokens = tokens_of(record.reply);
-    return span;
-}
-
-/// Records every pending step and call (under the GIL). What they read may run Python code
-/// that calls hooks again: the batch is taken out first, so those land in the next one.
-void flush_pending() noexcept {
-    HookState& s = state();
-    if (s.pending.empty()) return;
-    std::vector<Pending> batch;
-    batch.swap(s.spare);
-    batch.swap(s.pending);  // pending takes the spare storage, batch what was pending
-    SavedError in_flight;
-    for (Pending& record : batch) {
-        try {
-            fail_if_injected();
-            Ref name_holder;
-            const SpanRecord span = span_record(record, name_holder);
-            if (s.collector) s.collector->record_span(span);
-        } catch (...) {
-            record_failure(record.kind == SpanKind::llm    ? HookKind::generate
-                           : record.kind == SpanKind::tool ? HookKind::tool_call
-                                                           : HookKind::finalize_step);
-        }
-        release(record);
-    }
-    batch.clear();
-    if (s.spare.capacity() < batch.capacity()) s.spare.swap(batch);
-    in_flight.restore();
-}
-
-void keep(Pending&& record) {
-    HookState& s = state();
-    try {
-        s.pending.push_back(std::move(record));
-    } catch (...) {
-        release(record);
-        throw;
-    }
-}
-
-/// After a step: flush when the batch is big or old enough (with slow steps, every step).
-void flush_if_due() noexcept {
-    const std::vector<Pending>& pending = state().pending;
-    if (!pending.empty() && (pending.size() >= kBatchRecords || now() - pending.front().end_ns >= kBatchAgeNs)) {
-        flush_pending();
-    }
-}
-
-// --- the hooks ---------------------------------------------------------------------------
 
 PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     HookState& s = state();
@@ -358,17 +261,25 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
         return call_original(hook, args, nargsf, kwnames);
     }
     inside_llm = true;
-    const std::int64_t start = now();
+    const auto start = std::chrono::steady_clock::now();
     PyObject* result = call_original(hook, args, nargsf, kwnames);
-    const std::int64_t end = now();
+    const double duration = seconds_since(start);
     inside_llm = false;
     SavedError error;
     try {
         fail_if_injected();
-        Pending record{SpanKind::llm, 0, current_parent(), start, end, Py_NewRef(args[0]),
-                       Py_XNewRef(result), {}, {}, TaskStatus::completed, {}};
-        if (error.value() != nullptr) mark_failed(record, error.value());
-        keep(std::move(record));
+        LlmCallInfo call;
+        Ref model(member(args[0], names().model_id));
+        call.model = name_of(args[0], model.get());
+        if (result != nullptr) call.tokens = tokens_of(result);
+        std::string text;
+        if (error.value() != nullptr) {
+            text = error_text(error.value());
+            call.error = text;
+        }
+        call.duration = duration;
+        call.parent_id = current_parent();
+        s.collector->record_llm_call(call);
     } catch (...) {
         record_failure(hook->kind);
     }
@@ -380,31 +291,27 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     HookState& s = state();
     if (!s.collector || !s.collector->is_enabled()) return call_original(hook, args, nargsf, kwnames);
     std::uint64_t span = 0;
-    std::uint64_t parent = 0;
     try {
         fail_if_injected();
         const std::uint64_t context = current_span();
-        parent = parent_under(context);
-        span = s.collector->reserve_span_id(SpanKind::tool);
-        if (span != 0) s.open_spans.push_back({nullptr, PyThreadState_Get(), span, context, parent, 0, {}, {}, true});
+        Ref name(member(args[0], names().name));
+        span = s.collector->begin_span(SpanKind::tool, name_of(args[0], name.get()), parent_under(context));
+        if (span != 0) s.open_spans.push_back({nullptr, PyThreadState_Get(), span, context, true});
     } catch (...) {
         record_failure(hook->kind);
-        span = 0;
     }
-    const std::int64_t start = now();
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     if (span == 0) return result;
-    const std::int64_t end = now();
     SavedError error;
     forget_open_span(span);
     try {
-        Pending record{SpanKind::tool, span, parent, start, end, Py_NewRef(args[0]), nullptr, {}, {},
-                       TaskStatus::completed, {}};
         // smolagents ends CodeAgent code with FinalAnswerException: a success, not a failure.
-        if (error.value() != nullptr && type_name(error.value()) != "FinalAnswerException") {
-            mark_failed(record, error.value());
+        if (error.value() == nullptr || type_name(error.value()) == "FinalAnswerException") {
+            s.collector->end_span(span);
+        } else {
+            std::string text;
+            s.collector->end_span(span, failed_end(error.value(), text));
         }
-        keep(std::move(record));
     } catch (...) {
         record_failure(hook->kind);
     }
@@ -418,13 +325,16 @@ void end_step(PyObject* agent, PyObject* memory_step) {
     auto found = std::find_if(s.open_spans.rbegin(), s.open_spans.rend(),
                               [agent](const OpenSpan& open) { return open.agent == agent; });
     if (found == s.open_spans.rend()) return;
-    OpenSpan step = std::move(*found);
+    const std::uint64_t span = found->span;
     s.open_spans.erase(std::next(found).base());
-    Pending record{SpanKind::step, step.span, step.parent, step.start_ns, now(), nullptr, nullptr,
-                   step.name, step.detail, TaskStatus::completed, {}};
+    if (!s.collector) return;
     Ref error(member(memory_step, names().error));
-    if (error && error.get() != Py_None) mark_failed(record, error.get());
-    keep(std::move(record));
+    if (!error || error.get() == Py_None) {
+        s.collector->end_span(span);
+    } else {
+        std::string text;
+        s.collector->end_span(span, failed_end(error.get(), text));
+    }
 }
 
 PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
@@ -454,11 +364,8 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
                 name = step_name(argument(args, nargsf, kwnames, 1, names().memory_step));
             }
             const std::uint64_t context = current_span();
-            const std::uint64_t span = s.collector->reserve_span_id(SpanKind::step);
-            if (span != 0) {
-                s.open_spans.push_back({agent, PyThreadState_Get(), span, context, parent_under(context), now(),
-                                        name, detail, false});
-            }
+            const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent_under(context), detail);
+            if (span != 0) s.open_spans.push_back({agent, PyThreadState_Get(), span, context, false});
         } catch (...) {
             record_failure(hook->kind);
         }
@@ -475,7 +382,6 @@ PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t narg
     } catch (...) {
         record_failure(hook->kind);
     }
-    flush_if_due();
     error.restore();
     return result;
 }
@@ -636,7 +542,6 @@ void bind_hooks(nb::module_& m) {
           "A callable method descriptor that calls `original` and records around it.");
     m.def("set_hook_collector",
           [](nb::handle collector) {
-              flush_pending();  // what was kept belongs to the collector in use until now
               if (collector.is_none()) {
                   state().collector.reset();
               } else {
@@ -656,11 +561,8 @@ void bind_hooks(nb::module_& m) {
               } catch (...) {
                   record_failure(HookKind::finalize_step);
               }
-              flush_pending();
           },
-          nb::arg("agent"), "Ends the agent's open step, if any, and records what the hooks kept (its run is ending).");
-    m.def("flush_hook_records", &flush_pending,
-          "Records what the hooks kept for their next batch (before the session is read or saved).");
+          nb::arg("agent"), "Ends the agent's open step, if any (its run is ending).");
     m.def("set_inside_llm_call",
           [](bool inside) {
               const bool previous = inside_llm;

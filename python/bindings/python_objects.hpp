@@ -19,11 +19,6 @@ public:
     Ref& operator=(const Ref&) = delete;
     ~Ref() { Py_XDECREF(object_); }
     PyObject* get() const noexcept { return object_; }
-    /// Takes `object` (a new reference) in place of the one held.
-    void reset(PyObject* object) noexcept {
-        Py_XDECREF(object_);
-        object_ = object;
-    }
     explicit operator bool() const noexcept { return object_ != nullptr; }
 
 private:

@@ -129,40 +129,6 @@ TEST_F(CollectorTest, StreamingLlmSpanTakesTokensAtTheEnd) {
     EXPECT_EQ(s.total_tokens.cache_read_tokens, 60);
 }
 
-TEST_F(CollectorTest, SpansRecordedAfterTheFactKeepTheirTimesIdsAndChildren) {
-    ASSERT_TRUE(collector.start_task("t", "batched"));
-    const std::int64_t t0 = TelemetryCollector::clock_ns();
-    const std::uint64_t step = collector.reserve_span_id(SpanKind::step);
-    const std::uint64_t tool = collector.reserve_span_id(SpanKind::tool);
-    ASSERT_NE(step, 0u);
-    ASSERT_NE(step, tool);
-    // Children first, the step last: the order of recording does not matter.
-    collector.record_span({SpanKind::llm, 0, step, "gpt-4o", {}, t0 + 1'000, t0 + 5'000,
-                           TaskStatus::completed, {}, TokenCounts{100, 20}});
-    collector.record_span({SpanKind::tool, tool, step, "search", {}, t0 + 6'000, t0 + 9'000,
-                           TaskStatus::completed, "TimeoutError: took too long", {}});
-    collector.record_span({SpanKind::step, step, 0, "step 1", "action", t0, t0 + 10'000});
-    collector.record_span({SpanKind::task, 0, 0, "no", {}, t0, t0});  // refused
-    ASSERT_TRUE(collector.end_task("t"));
-
-    const TelemetrySession s = session();
-    ASSERT_EQ(s.tasks.size(), 1u);
-    const TaskExecution& task = s.tasks[0];
-    ASSERT_EQ(task.llm_calls.size(), 1u);
-    EXPECT_EQ(task.llm_calls[0].parent_id, step);
-    EXPECT_EQ(task.llm_calls[0].prompt_tokens, 100);
-    EXPECT_NEAR(task.llm_calls[0].duration, 4e-6, 1e-9);
-    ASSERT_EQ(task.tools.size(), 1u);
-    EXPECT_EQ(task.tools[0].span_id, tool);
-    EXPECT_FALSE(task.tools[0].success);
-    const Span& step_span = span_named(s, "step 1");
-    EXPECT_EQ(step_span.span_id, step);
-    EXPECT_EQ(step_span.parent_id, span_named(s, "t").span_id) << "parent 0: the open task";
-    EXPECT_EQ(step_span.detail, "action");
-    EXPECT_NEAR(step_span.duration(), 1e-5, 1e-9);
-    EXPECT_EQ(s.spans.size(), 4u);
-}
-
 TEST_F(CollectorTest, OpenSpansAndTasksStayRunning) {
     collector.start_task("open", "never ended");
     collector.begin_span(SpanKind::agent, "still running");

@@ -73,3 +73,28 @@ def test_spans_begun_inside_a_tool_hang_under_it_and_the_context_is_left_alone(t
     agent_span = next(s for s in session.spans if s.kind.name == "AGENT")
     assert seen_in_tool == [agent_span.span_id]
     assert _tracing.current_span.get() == 0
+
+
+def test_reading_the_session_mid_run_sees_every_call_so_far(telemetry):
+    from smolagents import tool
+
+    seen = []
+
+    @tool
+    def peek() -> int:
+        """Counts the LLM calls and steps the session holds so far.
+
+        Returns: the count
+        """
+        session = telemetry.get_session_data()
+        seen.append((sum(1 for s in session.spans if s.kind.name == "LLM"),
+                     sum(1 for s in session.spans if s.kind.name == "STEP")))
+        return len(seen)
+
+    model = ScriptedModel([code("print(peek())"), code("print(peek())"), code("final_answer(peek())")],
+                          input_tokens=10, output_tokens=1)
+    agent = CodeAgent(tools=[peek], model=model, max_steps=5)
+    assert agent.run("peek three times") == 3
+    # At step N: N LLM calls made, N steps (the current one still running).
+    assert seen == [(1, 1), (2, 2), (3, 3)]
+    assert sum(1 for s in telemetry.get_session_data().spans if s.kind.name == "STEP") == 3

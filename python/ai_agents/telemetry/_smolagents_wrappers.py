@@ -148,7 +148,7 @@ class _RunSpan:
 
     def finish(self, status: TaskStatus, error: Optional[BaseException] = None) -> None:
         try:
-            _core.hook_end_step(self.agent)  # a step still open; records what the hooks kept
+            _core.hook_end_step(self.agent)  # a step still open when the run ends
             if self.span:
                 self.telemetry.end_span(self.span, status, error_text(error) if error else None)
             if self.task_span:

@@ -105,7 +105,6 @@ class TelemetryManager:
     def get_session_data(self, session_id: Optional[str] = None) -> Optional[TelemetrySession]:
         """The current session, or a stored one by id; None when unknown or unreadable."""
         try:
-            _core.flush_hook_records()
             return self._core.get_session_data(None if session_id is None else str(session_id))
         except Exception as error:  # noqa: BLE001
             record_error("get_session_data", error)
@@ -146,7 +145,6 @@ class TelemetryManager:
 
     def _call(self, name: str, fallback: Any) -> Any:
         try:
-            _core.flush_hook_records()  # the smolagents hooks record in batches
             return getattr(self._core, name)()
         except Exception as error:  # noqa: BLE001
             record_error(name, error)
