@@ -148,14 +148,15 @@ std::uint64_t parent_under(std::uint64_t context) {
 
 std::uint64_t current_parent() { return parent_under(current_span()); }
 
-void forget_open_span(std::uint64_t span) noexcept {
+/// Removes the newest open step or tool call that `match` accepts; returns its span (0: none).
+template <typename Match>
+std::uint64_t take_open_span(Match match) noexcept {
     std::vector<OpenSpan>& open = state().open_spans;
-    for (auto it = open.rbegin(); it != open.rend(); ++it) {
-        if (it->span == span) {
-            open.erase(std::next(it).base());
-            return;
-        }
-    }
+    const auto found = std::find_if(open.rbegin(), open.rend(), match);
+    if (found == open.rend()) return 0;
+    const std::uint64_t span = found->span;
+    open.erase(std::next(found).base());
+    return span;
 }
 
 // Inside a traced LLM call on this thread: a nested generate (a subclass calling super(), a
@@ -303,7 +304,7 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     if (span == 0) return result;
     SavedError error;
-    forget_open_span(span);
+    take_open_span([span](const OpenSpan& open) { return open.span == span; });
     try {
         // smolagents ends CodeAgent code with FinalAnswerException: a success, not a failure.
         if (error.value() == nullptr || type_name(error.value()) == "FinalAnswerException") {
@@ -322,12 +323,8 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
 /// Ends the agent's open step, failed when the finished step carries an error.
 void end_step(PyObject* agent, PyObject* memory_step) {
     HookState& s = state();
-    auto found = std::find_if(s.open_spans.rbegin(), s.open_spans.rend(),
-                              [agent](const OpenSpan& open) { return open.agent == agent; });
-    if (found == s.open_spans.rend()) return;
-    const std::uint64_t span = found->span;
-    s.open_spans.erase(std::next(found).base());
-    if (!s.collector) return;
+    const std::uint64_t span = take_open_span([agent](const OpenSpan& open) { return open.agent == agent; });
+    if (span == 0 || !s.collector) return;
     Ref error(member(memory_step, names().error));
     if (!error || error.get() == Py_None) {
         s.collector->end_span(span);
