@@ -53,11 +53,15 @@ void SessionCore::refresh_current_task() {
 
 void SessionCore::request_code_snapshot(const CodeSnapshotJob& job) {
     if (!code_metrics_enabled) return;
+    bool first = false;
     {
         std::lock_guard lock(mutex_);
+        first = code_jobs_.empty();
         code_jobs_.push_back(job);
     }
-    notify_worker();
+    // The worker plans its wake-up around pending jobs: only the first one needs to wake it.
+    // (Waking it for every task start and end cost the recording thread 7-25 us each time.)
+    if (first) notify_worker();
 }
 
 std::vector<CodeSnapshotJob> SessionCore::take_code_jobs() {

@@ -152,23 +152,28 @@ class AgentInstrumentor:
     def prepare_agent(self, agent: Any) -> None:
         """At run time: patch the classes this agent uses that instrument() could not see —
         user subclasses defined later and duck-typed models."""
+        classes = [type(agent), type(getattr(agent, "model", None))]
+        classes += [type(tool) for tool in (getattr(agent, "tools", None) or {}).values()]
+        checked = self._checked_classes
+        for cls in classes:
+            if cls not in checked:  # else its whole MRO was checked: the usual case, no lock
+                self._prepare_class(cls)
+
+    def _prepare_class(self, cls: type) -> None:
         with self._lock:
             if not self._instrumented:
                 return
-            classes = [type(agent), type(getattr(agent, "model", None))]
-            classes += [type(tool) for tool in (getattr(agent, "tools", None) or {}).values()]
-            for cls in classes:
-                for klass in cls.__mro__:
-                    # A class is looked at once: a tool class made per agent by @tool costs
-                    # one check of its own, not one of every base class again.
-                    if klass is object or klass is type(None) or klass in self._checked_classes:
-                        continue
-                    self._checked_classes.add(klass)
-                    self._patch_agent_class(klass)
-                    self._patch_model_class(klass)
-                    if "__call__" in klass.__dict__ and any(
-                            base.__name__ == "Tool" for base in klass.__mro__):
-                        self._patch(klass, "__call__", wrappers.wrap_tool_call)
+            for klass in cls.__mro__[::-1]:  # bases first: a class counts once its MRO is done
+                # A class is looked at once: a tool class made per agent by @tool costs one
+                # check of its own, not one of every base class again.
+                if klass is object or klass is type(None) or klass in self._checked_classes:
+                    continue
+                self._patch_agent_class(klass)
+                self._patch_model_class(klass)
+                if "__call__" in klass.__dict__ and any(
+                        base.__name__ == "Tool" for base in klass.__mro__):
+                    self._patch(klass, "__call__", wrappers.wrap_tool_call)
+                self._checked_classes.add(klass)
 
     def _restore(self) -> None:
         while self._patches:
