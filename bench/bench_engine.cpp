@@ -3,6 +3,8 @@
 // reading a session file >= 300 MB/s; <= 200 bytes of memory per event.
 #include <sop_telemetry/telemetry.hpp>
 
+#include "detail/session_codec.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -132,6 +134,38 @@ void BM_ReadSessionFile(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadSessionFile)->Unit(benchmark::kMillisecond)->Iterations(10)->Repetitions(3)
     ->ReportAggregatesOnly(true);
+
+/// Encoding one agent step's journal lines (the background worker's share of every step):
+/// step begin, LLM call, tool begin, tool end, step end.
+void BM_JournalStepLines(benchmark::State& state) {
+    using detail::Event;
+    using detail::EventType;
+    Event step{.span_id = 0x0123456789abcdefULL, .parent_id = 0x00000000000a0001ULL,
+               .start_ns = 1'764'000'000'000'000'000, .name = "step 7", .detail = "action",
+               .type = EventType::begin, .kind = SpanKind::step, .status = TaskStatus::running};
+    Event llm{.span_id = 0x0123456789abcdf0ULL, .parent_id = step.span_id,
+              .start_ns = step.start_ns + 1000, .end_ns = step.start_ns + 900'000'000,
+              .name = "gpt-4o", .tokens = {1200, 300, 512, 0, 0}, .kind = SpanKind::llm};
+    Event tool{.span_id = 0x0123456789abcdf1ULL, .parent_id = step.span_id,
+               .start_ns = llm.end_ns + 1000, .name = "file_reader", .type = EventType::begin,
+               .kind = SpanKind::tool, .status = TaskStatus::running};
+    Event tool_end{.span_id = tool.span_id, .end_ns = tool.start_ns + 5'000'000,
+                   .type = EventType::end, .kind = SpanKind::tool};
+    Event step_end{.span_id = step.span_id, .end_ns = tool_end.end_ns + 1000,
+                   .type = EventType::end, .kind = SpanKind::step};
+    std::string lines;
+    for (auto _ : state) {
+        lines.clear();
+        for (const Event* event : {&step, &llm, &tool, &tool_end, &step_end}) {
+            detail::JsonWriter out(lines);
+            detail::write_record(out, *event);
+            lines += '\n';
+        }
+        benchmark::DoNotOptimize(lines.data());
+    }
+    state.counters["bytes"] = static_cast<double>(lines.size());
+}
+BENCHMARK(BM_JournalStepLines)->Repetitions(3)->ReportAggregatesOnly(true);
 
 void BM_MemoryPerEvent(benchmark::State& state) {
     constexpr int kEvents = 1'000'000;

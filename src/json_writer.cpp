@@ -1,5 +1,6 @@
 #include "detail/json_writer.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -35,6 +36,19 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
     return length;
 }
 
+/// Bytes copied as they are: printable ASCII other than '"' and '\\'.
+constexpr auto kPlainByte = [] {
+    std::array<bool, 256> plain{};
+    for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+    return plain;
+}();
+
+/// 16 lower-case hex digits of `id` at `out`.
+void write_hex16(char* out, std::uint64_t id) noexcept {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i, id >>= 4) out[i] = kDigits[id & 0xF];
+}
+
 }  // namespace
 
 void append_json_escaped(std::string& out, std::string_view text) {
@@ -43,11 +57,7 @@ void append_json_escaped(std::string& out, std::string_view text) {
     while (i < text.size()) {
         // Copy the longest run that needs no escaping in one go.
         std::size_t run = i;
-        while (run < text.size()) {
-            const auto c = static_cast<unsigned char>(text[run]);
-            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-            ++run;
-        }
+        while (run < text.size() && kPlainByte[static_cast<unsigned char>(text[run])]) ++run;
         out.append(text, i, run - i);
         i = run;
         if (i == text.size()) break;
@@ -151,6 +161,15 @@ JsonWriter& JsonWriter::value(double number) {
     return *this;
 }
 
+JsonWriter& JsonWriter::hex_id(std::uint64_t id) {
+    separate();
+    char buffer[18];
+    buffer[0] = buffer[17] = '"';
+    write_hex16(buffer + 1, id);
+    out_.append(buffer, sizeof buffer);
+    return *this;
+}
+
 JsonWriter& JsonWriter::value(bool flag) {
     separate();
     out_ += flag ? "true" : "false";
@@ -164,9 +183,9 @@ JsonWriter& JsonWriter::null() {
 }
 
 std::string span_id_hex(std::uint64_t id) {
-    char buffer[17];
-    std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(id));
-    return buffer;
+    std::string text(16, '0');
+    write_hex16(text.data(), id);
+    return text;
 }
 
 std::uint64_t span_id_from_hex(std::string_view text) noexcept {

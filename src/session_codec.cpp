@@ -94,9 +94,9 @@ Event event_of_span(const Span& span) {
 void write_record(JsonWriter& out, const Event& event, std::string_view task_id) {
     out.begin_object();
     if (event.type != EventType::complete) out.field("type", type_name(event.type));
-    out.field("span_id", span_id_hex(event.span_id));
+    out.key("span_id").hex_id(event.span_id);
     if (event.type != EventType::end) {
-        if (event.parent_id != 0) out.field("parent_id", span_id_hex(event.parent_id));
+        if (event.parent_id != 0) out.key("parent_id").hex_id(event.parent_id);
         out.field("kind", to_string(event.kind)).field("name", event.name);
         if (!event.detail.empty()) out.field("detail", event.detail);
         if (!event.category.empty()) out.field("category", event.category);

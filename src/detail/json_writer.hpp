@@ -28,6 +28,8 @@ public:
     JsonWriter& value(double number);
     JsonWriter& value(bool flag);
     JsonWriter& null();
+    /// A span id as a string of 16 lower-case hex digits (span_id_hex, without a temporary).
+    JsonWriter& hex_id(std::uint64_t id);
     template <typename T>
     JsonWriter& value(const std::optional<T>& maybe) {
         return maybe ? value(*maybe) : null();
