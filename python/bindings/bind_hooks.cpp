@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -62,6 +63,7 @@ struct HookState {
     std::deque<std::string> step_names;      // "step N" at N
     std::deque<std::string> odd_step_names;  // negative or huge N
     PyObject* hook_type = nullptr;
+    PyObject* context_run = nullptr;  // contextvars.Context.run
 };
 
 HookState hook_state;  // made when the module loads; no guard to check on every use
@@ -383,25 +385,32 @@ PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t narg
     return result;
 }
 
-/// Executor.submit(fn, *args, **kwargs) as submit(copy_context().run, fn, *args, **kwargs): the
-/// task runs in a copy of the submitter's context, so spans keep their parent in the pool's
-/// threads. (Were the copy to fail, the task is submitted as it was.)
+/// Executor.submit(fn, *args, **kwargs) as submit(Context.run, copy_context(), fn, *args,
+/// **kwargs): the task runs in a copy of the submitter's context, so spans keep their parent
+/// in the pool's threads. (Were the copy to fail, the task is submitted as it was.)
 PyObject* call_submit(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
     if (positional < 2) return call_original(hook, args, nargsf, kwnames);  // let submit complain
     Ref context(PyContext_CopyCurrent());
-    Ref run(context ? PyObject_GetAttrString(context.get(), "run") : nullptr);
-    if (!run) {
+    if (!context) {
         PyErr_Clear();
         get_error_handler().record(operation_of(hook->kind), "cannot copy the context");
         return call_original(hook, args, nargsf, kwnames);
     }
     const Py_ssize_t keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    std::vector<PyObject*> forwarded(static_cast<std::size_t>(positional + keywords + 1));
-    forwarded[0] = args[0];                      // the executor
-    forwarded[1] = run.get();                    // copy_context().run
-    for (Py_ssize_t i = 1; i < positional + keywords; ++i) forwarded[static_cast<std::size_t>(i + 1)] = args[i];
-    return PyObject_Vectorcall(hook->original, forwarded.data(), static_cast<std::size_t>(positional + 1), kwnames);
+    const auto total = static_cast<std::size_t>(positional + keywords + 2);
+    PyObject* on_stack[16];
+    std::vector<PyObject*> on_heap;
+    PyObject** forwarded = on_stack;
+    if (total > std::size(on_stack)) {
+        on_heap.resize(total);
+        forwarded = on_heap.data();
+    }
+    forwarded[0] = args[0];                 // the executor
+    forwarded[1] = state().context_run;     // Context.run, unbound
+    forwarded[2] = context.get();           // ... of this copy
+    for (Py_ssize_t i = 1; i < positional + keywords; ++i) forwarded[i + 2] = args[i];
+    return PyObject_Vectorcall(hook->original, forwarded, static_cast<std::size_t>(positional + 2), kwnames);
 }
 
 PyObject* hook_vectorcall(PyObject* callable, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
@@ -523,6 +532,8 @@ void bind_hooks(nb::module_& m) {
     Ref zero(PyLong_FromLong(0));
     s.current_span_var = new_context_var("sop_telemetry_span", zero.get());
     s.hook_type = make_hook_type();
+    s.context_run = PyObject_GetAttrString(reinterpret_cast<PyObject*>(&PyContext_Type), "run");
+    if (s.context_run == nullptr) throw nb::python_error();
     names();
     m.attr("current_span_var") = nb::borrow(s.current_span_var);
     m.attr("Hook") = nb::borrow(s.hook_type);

@@ -204,3 +204,33 @@ def test_odd_objects_in_a_model_reply_are_a_telemetry_error_not_a_host_error(tel
     model = OddModel([code("final_answer('kept')")], model_id="odd")
     assert CodeAgent(tools=[], model=model, max_steps=2).run("odd reply") == "kept"
     assert "usage exploded" in " ".join(get_error_handler().get_error_summary()["llm_call"]["recent_messages"])
+
+
+def test_the_context_carrying_pool_forwards_every_argument_and_runs_in_the_submitters_context():
+    import contextvars
+
+    marker = contextvars.ContextVar("marker", default="unset")
+
+    def echo(*args, **kwargs):
+        return marker.get(), args, kwargs
+
+    many = tuple(range(40))  # more arguments than the hook keeps on its stack
+    with _tracing.ContextThreadPoolExecutor(max_workers=1) as pool:
+        token = marker.set("submitter")
+        try:
+            few = pool.submit(echo, 1, "two", key="value").result()
+            lots = pool.submit(echo, *many, **{f"k{i}": i for i in range(20)}).result()
+            failed = pool.submit(int, "not a number").exception()
+        finally:
+            marker.reset(token)
+        unset = pool.submit(echo).result()
+        try:
+            pool.submit()
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("submit() without a function must fail as the original does")
+    assert few == ("submitter", (1, "two"), {"key": "value"})
+    assert lots == ("submitter", many, {f"k{i}": i for i in range(20)})
+    assert isinstance(failed, ValueError)
+    assert unset == ("unset", (), {})
