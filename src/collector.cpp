@@ -43,13 +43,7 @@ TokenCounts sanitized(const TokenCounts& tokens, const char* operation) noexcept
 }
 
 void report_exception(const char* operation) noexcept {
-    try {
-        throw;
-    } catch (const std::exception& error) {
-        get_error_handler().record(operation, error.what());
-    } catch (...) {
-        get_error_handler().record(operation, "unknown exception");
-    }
+    get_error_handler().record_current_exception(operation);
 }
 
 /// A span recorded when it has already finished (it ends now and lasted `duration` seconds).

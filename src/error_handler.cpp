@@ -27,6 +27,16 @@ ErrorHandler& ErrorHandler::instance() noexcept {
 
 ErrorHandler& get_error_handler() noexcept { return ErrorHandler::instance(); }
 
+void ErrorHandler::record_current_exception(std::string_view operation) noexcept {
+    try {
+        throw;
+    } catch (const std::exception& error) {
+        record(operation, error.what());
+    } catch (...) {
+        record(operation, "unknown exception");
+    }
+}
+
 void ErrorHandler::record(std::string_view operation, std::string_view message) noexcept {
     std::uint64_t count = 0;
     try {

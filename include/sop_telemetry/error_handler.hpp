@@ -38,6 +38,8 @@ public:
     static ErrorHandler& instance() noexcept;
 
     void record(std::string_view operation, std::string_view message) noexcept;
+    /// Inside a catch block: records the exception being handled (its what(), if any).
+    void record_current_exception(std::string_view operation) noexcept;
     /// Logs through the callback when `level` is at or above the configured level.
     void log(LogLevel level, std::string_view message) noexcept;
 

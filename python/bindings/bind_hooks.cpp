@@ -7,21 +7,13 @@
 // the error handler and never reach the caller.
 //
 // The current span travels in a ContextVar shared with the Python front (`current_span_var`),
-// so it follows asyncio tasks and the context-carrying thread pools. Steps and tool calls do
-// not set it (each set is a new context mapping and a token, and they happen every step): an
-// open step stands in for the context's span it began under, an open tool call for that span
-// on its own thread, so the spans begun meanwhile still hang under them (current_parent()).
+// so it follows asyncio tasks and the context-carrying thread pools; see hook_state.hpp for
+// how steps and tool calls stand in for it.
 #include "bindings.hpp"
-#include "python_objects.hpp"
+#include "hook_state.hpp"
 
-#include <sop_telemetry/telemetry.hpp>
-
-#include <algorithm>
 #include <chrono>
-#include <deque>
 #include <iterator>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -45,157 +37,12 @@ const char* operation_of(HookKind kind) {
     }
 }
 
-/// A step or tool call in progress: spans begun under `context` hang under it instead.
-struct OpenSpan {
-    const void* agent;   // steps: the agent running it; tools: null
-    const void* thread;  // the thread state it began on
-    std::uint64_t span;
-    std::uint64_t context;  // the context's span when it began
-    bool tool;
-};
-
-struct HookState {
-    PyObject* current_span_var = nullptr;  // ContextVar[int]: the span new calls hang under
-    std::optional<TelemetryCollector> collector;  // unset: hooks only call through
-    bool inject_faults = false;
-    // Steps and tool calls in progress, newest last; guarded by the GIL. A handful at a time.
-    std::vector<OpenSpan> open_spans;
-    std::deque<std::string> step_names;      // "step N" at N
-    std::deque<std::string> odd_step_names;  // negative or huge N
-    PyObject* hook_type = nullptr;
-    PyObject* context_run = nullptr;  // contextvars.Context.run
-};
-
-HookState hook_state;  // made when the module loads; no guard to check on every use
-
-HookState& state() { return hook_state; }
-
-PyObject* interned(const char* text) {
-    PyObject* name = PyUnicode_InternFromString(text);
-    if (name == nullptr) throw nb::python_error();
-    return name;  // kept for the life of the process
-}
-
-struct Names {
-    PyObject* token_usage = interned("token_usage");
-    PyObject* input_tokens = interned("input_tokens");
-    PyObject* output_tokens = interned("output_tokens");
-    PyObject* raw = interned("raw");
-    PyObject* usage = interned("usage");
-    PyObject* prompt_tokens_details = interned("prompt_tokens_details");
-    PyObject* cached_tokens = interned("cached_tokens");
-    PyObject* cache_read_input_tokens = interned("cache_read_input_tokens");
-    PyObject* cache_creation_input_tokens = interned("cache_creation_input_tokens");
-    PyObject* completion_tokens_details = interned("completion_tokens_details");
-    PyObject* reasoning_tokens = interned("reasoning_tokens");
-    PyObject* model_id = interned("model_id");
-    PyObject* name = interned("name");
-    PyObject* error = interned("error");
-    PyObject* step_number = interned("step_number");
-    PyObject* memory_step = interned("memory_step");
-};
-
-const Names& names() {
-    static const Names instance;
-    return instance;
-}
-
-void fail_if_injected() {
-    if (state().inject_faults) throw std::runtime_error("engine call failed (fault injected for testing)");
-}
-
-void record_failure(HookKind kind) noexcept {
-    try {
-        throw;
-    } catch (const std::exception& error) {
-        get_error_handler().record(operation_of(kind), error.what());
-    } catch (...) {
-        get_error_handler().record(operation_of(kind), "unknown exception");
-    }
-    PyErr_Clear();
-}
-
-// --- context -----------------------------------------------------------------------------
-
-std::uint64_t current_span() {
-    PyObject* value = nullptr;
-    if (PyContextVar_Get(state().current_span_var, nullptr, &value) < 0) throw_python_error("current span");
-    Ref owned(value);
-    if (value == nullptr || !PyLong_Check(value)) return 0;
-    // Span ids use the high bits (thread slot, kind): the mask form reads them without the
-    // overflow checks of PyLong_AsUnsignedLongLong.
-    const unsigned long long span = PyLong_AsUnsignedLongLongMask(value);
-    if (span == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    return span;
-}
-
-/// The span new spans hang under: the newest open step begun under the context's span, or tool
-/// call begun under it on this thread, else the context's span itself. A tool call stays with
-/// its thread, and so does a step begun with no span in the context (an agent run that was
-/// not traced): any other thread with no span in its context is no part of it.
-std::uint64_t parent_under(std::uint64_t context) {
-    const std::vector<OpenSpan>& open = state().open_spans;
-    const void* thread = nullptr;
-    for (auto it = open.rbegin(); it != open.rend(); ++it) {
-        if (it->context != context) continue;
-        if (!it->tool && context != 0) return it->span;
-        if (thread == nullptr) thread = PyThreadState_Get();
-        if (it->thread == thread) return it->span;
-    }
-    return context;
-}
-
-std::uint64_t current_parent() { return parent_under(current_span()); }
-
-/// Removes the newest open step or tool call that `match` accepts; returns its span (0: none).
-template <typename Match>
-std::uint64_t take_open_span(Match match) noexcept {
-    std::vector<OpenSpan>& open = state().open_spans;
-    const auto found = std::find_if(open.rbegin(), open.rend(), match);
-    if (found == open.rend()) return 0;
-    const std::uint64_t span = found->span;
-    open.erase(std::next(found).base());
-    return span;
-}
-
 // Inside a traced LLM call on this thread: a nested generate (a subclass calling super(), a
 // __call__ that delegates) is part of the outer call. LLM calls run synchronously on their
 // thread (a streaming generator sets it around each of its steps), so a thread-local is exact.
 thread_local bool inside_llm = false;
 
 // --- what is recorded --------------------------------------------------------------------
-
-std::string error_text(PyObject* error) {
-    std::string text(type_name(error));
-    Ref message(PyObject_Str(error));
-    if (!message) {
-        PyErr_Clear();
-        return text;
-    }
-    const std::string_view body = text_of(message.get());
-    if (!body.empty()) text.append(": ").append(body);
-    return text;
-}
-
-SpanEnd failed_end(PyObject* error, std::string& text_storage) {
-    SpanEnd end;
-    const bool cancelled = PyErr_GivenExceptionMatches(error, PyExc_KeyboardInterrupt) ||
-                           PyErr_GivenExceptionMatches(error, PyExc_GeneratorExit);
-    end.status = cancelled ? TaskStatus::cancelled : TaskStatus::failed;
-    text_storage = error_text(error);
-    end.error = text_storage;
-    return end;
-}
-
-/// The text of `value` (a str attribute of `object`, kept alive by the caller), or
-/// type(object).__name__ when it is missing or not a non-empty str.
-std::string_view name_of(PyObject* object, PyObject* value) {
-    const std::string_view text = text_of(value);
-    return text.empty() ? type_name(object) : text;
-}
 
 /// "step N", kept per number (the same ones come back every run): no text is built per step,
 /// and the engine finds its interned copy by where the text is.
@@ -284,7 +131,7 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
         call.parent_id = current_parent();
         s.collector->record_llm_call(call);
     } catch (...) {
-        record_failure(hook->kind);
+        record_failure(operation_of(hook->kind));
     }
     error.restore();
     return result;
@@ -301,7 +148,7 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
         span = s.collector->begin_span(SpanKind::tool, name_of(args[0], name.get()), parent_under(context));
         if (span != 0) s.open_spans.push_back({nullptr, PyThreadState_Get(), span, context, true});
     } catch (...) {
-        record_failure(hook->kind);
+        record_failure(operation_of(hook->kind));
     }
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     if (span == 0) return result;
@@ -316,24 +163,10 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
             s.collector->end_span(span, failed_end(error.value(), text));
         }
     } catch (...) {
-        record_failure(hook->kind);
+        record_failure(operation_of(hook->kind));
     }
     error.restore();
     return result;
-}
-
-/// Ends the agent's open step, failed when the finished step carries an error.
-void end_step(PyObject* agent, PyObject* memory_step) {
-    HookState& s = state();
-    const std::uint64_t span = take_open_span([agent](const OpenSpan& open) { return open.agent == agent; });
-    if (span == 0 || !s.collector) return;
-    Ref error(member(memory_step, names().error));
-    if (!error || error.get() == Py_None) {
-        s.collector->end_span(span);
-    } else {
-        std::string text;
-        s.collector->end_span(span, failed_end(error.get(), text));
-    }
 }
 
 PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
@@ -366,7 +199,7 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
             const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent_under(context), detail);
             if (span != 0) s.open_spans.push_back({agent, PyThreadState_Get(), span, context, false});
         } catch (...) {
-            record_failure(hook->kind);
+            record_failure(operation_of(hook->kind));
         }
     }
     return call_original(hook, args, nargsf, kwnames);
@@ -379,7 +212,7 @@ PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t narg
         fail_if_injected();
         end_step(args[0], argument(args, nargsf, kwnames, 1, names().memory_step));
     } catch (...) {
-        record_failure(hook->kind);
+        record_failure(operation_of(hook->kind));
     }
     error.restore();
     return result;
@@ -562,15 +395,6 @@ void bind_hooks(nb::module_& m) {
               }
           },
           nb::arg("collector").none(), "The collector the hooks record into (None: they only call through).");
-    m.def("hook_end_step",
-          [](nb::handle agent) {
-              try {
-                  end_step(agent.ptr(), nullptr);
-              } catch (...) {
-                  record_failure(HookKind::finalize_step);
-              }
-          },
-          nb::arg("agent"), "Ends the agent's open step, if any (its run is ending).");
     m.def("set_inside_llm_call",
           [](bool inside) {
               const bool previous = inside_llm;
@@ -579,6 +403,8 @@ void bind_hooks(nb::module_& m) {
           },
           nb::arg("inside"), "Marks this thread as inside a traced LLM call; returns the previous mark.");
     m.def("inside_llm_call", [] { return inside_llm; }, "Whether this thread is inside a traced LLM call.");
+    m.def("recording", [] { return state().collector && state().collector->is_enabled(); },
+          "Whether the hooks record: a collector is set and telemetry is enabled.");
     m.def("current_parent", [] { return current_parent(); },
           "The span a span begun here hangs under: the open step or tool call standing in for "
           "the context's span, else that span.");

@@ -8,5 +8,6 @@ namespace sop_telemetry::python {
 void bind_types(nanobind::module_& m);
 void bind_engine(nanobind::module_& m);
 void bind_hooks(nanobind::module_& m);
+void bind_runs(nanobind::module_& m);
 
 }  // namespace sop_telemetry::python

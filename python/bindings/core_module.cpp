@@ -7,4 +7,5 @@ NB_MODULE(_core, m) {
     sop_telemetry::python::bind_types(m);
     sop_telemetry::python::bind_engine(m);
     sop_telemetry::python::bind_hooks(m);
+    sop_telemetry::python::bind_runs(m);
 }

@@ -19,6 +19,11 @@ public:
     Ref& operator=(const Ref&) = delete;
     ~Ref() { Py_XDECREF(object_); }
     PyObject* get() const noexcept { return object_; }
+    /// Holds `object` instead (a new reference), releasing the one held.
+    void reset(PyObject* object) noexcept {
+        Py_XDECREF(object_);
+        object_ = object;
+    }
     explicit operator bool() const noexcept { return object_ != nullptr; }
 
 private:

@@ -35,6 +35,25 @@ TEST_F(ErrorHandlerTest, CountsByOperationAndKeepsABoundedSummary) {
     EXPECT_TRUE(handler.get_error_summary().empty());
 }
 
+TEST_F(ErrorHandlerTest, RecordsTheExceptionBeingHandled) {
+    ErrorHandler& handler = get_error_handler();
+    try {
+        throw std::runtime_error("engine call failed");
+    } catch (...) {
+        handler.record_current_exception("hook");
+    }
+    try {
+        throw 42;
+    } catch (...) {
+        handler.record_current_exception("hook");
+    }
+    const auto summary = handler.get_error_summary();
+    ASSERT_EQ(summary.size(), 1u);
+    EXPECT_EQ(summary[0].count, 2u);
+    EXPECT_EQ(summary[0].recent_messages,
+              (std::vector<std::string>{"engine call failed", "unknown exception"}));
+}
+
 TEST_F(ErrorHandlerTest, OperationsBeyondTheBoundAreCountedTogether) {
     for (int i = 0; i < 100; ++i) get_error_handler().record("op" + std::to_string(i), "x");
     const auto summary = get_error_handler().get_error_summary();

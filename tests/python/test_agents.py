@@ -173,6 +173,20 @@ def test_runs_in_threads_each_get_their_own_task(telemetry):
         assert len(task.llm_calls) == 1
 
 
+def test_a_run_task_is_described_by_its_first_2000_characters_and_named_after_the_agent(telemetry):
+    task = "分析代码仓库" * 1000  # 6,000 characters, 18,000 bytes of UTF-8
+    agent = CodeAgent(tools=[], model=ScriptedModel([code("final_answer(1)")]), max_steps=2,
+                      name="analyst")
+    assert agent.run(task) == 1
+    CodeAgent(tools=[], model=ScriptedModel([code("final_answer(2)")]), max_steps=2).run("short")
+    session = telemetry.get_session_data()
+    assert [t.description for t in session.tasks] == [task[:2000], "short"]
+    ids = [t.task_id for t in session.tasks]
+    assert len(set(ids)) == 2 and all(i.startswith("run-") for i in ids)
+    assert [(a.agent_name, a.agent_type) for t in session.tasks for a in t.agents] == [
+        ("analyst", "micro"), ("CodeAgent", "micro")]
+
+
 def test_planning_steps_are_spans_with_their_llm_call(telemetry):
     model = ScriptedModel(["1. answer\n<end_plan>", code("final_answer('planned')")],
                           input_tokens=20, output_tokens=2)

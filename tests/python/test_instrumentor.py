@@ -80,7 +80,7 @@ class _Broken:
 def test_telemetry_faults_never_reach_the_agent(telemetry):
     get_error_handler().reset_error_state()
     _tracing.collector()._core = _Broken()  # the Python wrappers' engine calls fail
-    _core.set_hook_fault_injection(True)  # and so does every C++ hook's telemetry
+    _core.set_hook_fault_injection(True)  # and so does the telemetry of every C++ hook and run
     try:
         model = ScriptedModel([code("print(file_reader(path='a'))"), code("final_answer('fine')")])
         agent = CodeAgent(tools=[file_reader], model=model, max_steps=3)
@@ -90,7 +90,7 @@ def test_telemetry_faults_never_reach_the_agent(telemetry):
     summary = get_error_handler().get_error_summary()
     assert summary, "the failures were recorded"
     assert all("engine call" in m for item in summary.values() for m in item["recent_messages"])
-    assert {"begin_span", "start_task", "llm_call", "tool_call", "step"} <= set(summary)
+    assert {"agent_run", "llm_call", "tool_call", "step"} <= set(summary)
 
 
 def test_user_model_subclass_defined_after_instrumentation_is_traced_once(telemetry):

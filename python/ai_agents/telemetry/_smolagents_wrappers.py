@@ -7,16 +7,12 @@ try/except and reports failures to the error handler.
 from __future__ import annotations
 
 import functools
-import itertools
 from typing import Any, Callable, Optional
 
 from . import _core
 from ._core import HookKind, SpanKind, TaskStatus
-from ._tracing import (collector, current_span, error_text, is_final_answer, run_outcome,
-                       status_of, traced_generator)
+from ._tracing import collector, current_span, error_text, status_of, traced_generator
 from .error_handler import record_error
-
-MAX_TASK_TEXT = 2000
 
 
 def mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
@@ -104,92 +100,42 @@ def wrap_tool_call(original: Callable[..., Any]) -> Callable[..., Any]:
     return _core.make_hook(original, HookKind.TOOL_CALL)
 
 
-# --- agents and steps ------------------------------------------------------------------------
-
-def _agent_type(agent: Any) -> str:
-    """An agent that manages others is a supervisor; every other agent is a micro agent."""
-    return "supervisor" if getattr(agent, "managed_agents", None) else "micro"
-
-
-# Span ids of the tasks opened for outermost runs: another thread's run must not mistake one
-# of them for a task the user opened around its own run.
-_run_tasks: set[int] = set()
-_run_numbers = itertools.count(1)  # task ids of runs: unique within the process's session
-
-
-class _RunSpan:
-    """The span of one agent run, and the task it opened when it was the outermost run.
-
-    An outermost run (no span in its context) joins a task the user opened with start_task;
-    otherwise it opens a task of its own, described by the run's task text."""
-
-    def __init__(self, agent: Any, task: Any) -> None:
-        self.telemetry = collector()
-        self.agent = agent
-        self.span = 0
-        self.task_id: Optional[str] = None
-        self.task_span = 0
-        try:
-            parent = _core.current_parent()  # the open step of the calling agent, if any
-            if parent == 0:
-                open_task = self.telemetry.current_span()
-                if open_task == 0 or open_task in _run_tasks:
-                    self.task_id = f"run-{next(_run_numbers)}"
-                    self.task_span = self.telemetry.open_task(self.task_id, str(task)[:MAX_TASK_TEXT])
-                    _run_tasks.add(self.task_span)
-                    parent = self.task_span
-                else:
-                    parent = open_task
-            name = getattr(agent, "name", None) or type(agent).__name__
-            self.span = self.telemetry.begin_span(SpanKind.AGENT, str(name), parent,
-                                                  _agent_type(agent))
-        except Exception as failure:  # noqa: BLE001
-            record_error("agent_run", failure)
-
-    def finish(self, status: TaskStatus, error: Optional[BaseException] = None) -> None:
-        try:
-            _core.hook_end_step(self.agent)  # a step still open when the run ends
-            if self.span:
-                self.telemetry.end_span(self.span, status, error_text(error) if error else None)
-            if self.task_span:
-                _run_tasks.discard(self.task_span)
-                self.telemetry.end_task(self.task_id, status)
-        except Exception as failure:  # noqa: BLE001
-            record_error("agent_run", failure)
-
+# --- agent runs ------------------------------------------------------------------------------
+# The span of a run, and the task of an outermost run, are opened and closed by the engine
+# (_core.begin_agent_run / end_agent_run, bind_runs.cpp): one call each way per run.
 
 def wrap_run(original: Callable[..., Any], prepare: Callable[[Any], None]) -> Callable[..., Any]:
     def run(self: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
-        if not collector().is_enabled():
+        if not _core.recording():
             return original(self, task, *args, **kwargs)
         try:
             prepare(self)
         except Exception as failure:  # noqa: BLE001
             record_error("instrument", failure)
         stream = kwargs.get("stream", args[0] if args else False)
-        run_span = _RunSpan(self, task)
-        token = current_span.set(run_span.span) if run_span.span else None
+        span = _core.begin_agent_run(self, task)  # never raises; 0 when nothing was opened
+        token = current_span.set(span) if span else None
         try:
             result = original(self, task, *args, **kwargs)
         except BaseException as error:
-            run_span.finish(status_of(error), error)
+            _core.end_agent_run(self, span, error)
             raise
         finally:
             if token is not None:
                 current_span.reset(token)
         if stream:
-            return _traced_run_stream(result, run_span, self)
-        run_span.finish(run_outcome(self))
+            return _traced_run_stream(result, span, self)
+        _core.end_agent_run(self, span)
         return result
 
     return mark(run, original)
 
 
-def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
+def _traced_run_stream(steps: Any, span: int, agent: Any) -> Any:
     def run_in_span() -> Any:
         iterator = iter(steps)
         error: Optional[BaseException] = None
-        inner = run_span.span  # the span current inside the run, carried from item to item
+        inner = span  # the span current inside the run, carried from item to item
         try:
             while True:
                 previous = current_span.get()
@@ -215,12 +161,10 @@ def _traced_run_stream(steps: Any, run_span: _RunSpan, agent: Any) -> Any:
                         current_span.set(previous)
             raise
         finally:
-            if error is None:
-                run_span.finish(run_outcome(agent))
-            elif isinstance(error, GeneratorExit):
-                run_span.finish(TaskStatus.CANCELLED)  # the consumer stopped early
+            if isinstance(error, GeneratorExit):
+                _core.end_agent_run(agent, span, None, TaskStatus.CANCELLED)  # stopped early
             else:
-                run_span.finish(status_of(error), error)
+                _core.end_agent_run(agent, span, error)
 
     return run_in_span()
 

@@ -1,0 +1,124 @@
+// Agent runs (MultiStepAgent.run), the engine half: the Python wrapper (wrap_run in
+// _smolagents_wrappers.py) calls begin_agent_run before a run and end_agent_run when it returns,
+// raises, or — streamed — its generator ends. A run hangs under the open step or tool call of
+// the agent that called it (a managed agent), else under the task the user opened; the
+// outermost run with neither opens a task of its own, described by the run's task text. One
+// call each way and no Python frame of telemetry in between, so a run costs a few
+// microseconds. Neither call ever raises: failures go to the error handler.
+#include "bindings.hpp"
+#include "hook_state.hpp"
+
+#include <nanobind/stl/optional.h>
+
+namespace nb = nanobind;
+
+namespace sop_telemetry::python {
+
+namespace {
+
+constexpr Py_ssize_t kMaxTaskText = 2000;  // characters of the task text kept as its description
+
+/// A task opened by a run (not by the user): a run beginning under it is a new outermost run
+/// of another thread, not part of that task.
+bool opened_by_a_run(std::uint64_t task_span) {
+    for (const OpenRun& run : state().open_runs)
+        if (run.task_span == task_span) return true;
+    return false;
+}
+
+/// str(task), its first kMaxTaskText characters.
+std::string task_text(PyObject* task) {
+    Ref text(PyObject_Str(task));
+    if (text && PyUnicode_GET_LENGTH(text.get()) > kMaxTaskText) {
+        text.reset(PyUnicode_Substring(text.get(), 0, kMaxTaskText));
+    }
+    if (!text) PyErr_Clear();
+    return std::string(text_of(text.get()));
+}
+
+/// MAX_STEPS when the run's last step hit the step limit, else COMPLETED.
+TaskStatus run_outcome(PyObject* agent) {
+    Ref memory(member(agent, names().memory));
+    Ref steps(member(memory.get(), names().steps));
+    if (!steps || !PyList_Check(steps.get()) || PyList_GET_SIZE(steps.get()) == 0) return TaskStatus::completed;
+    Ref last(Py_NewRef(PyList_GET_ITEM(steps.get(), PyList_GET_SIZE(steps.get()) - 1)));
+    Ref error(member(last.get(), names().error));
+    return error && type_name(error.get()) == "AgentMaxStepsError" ? TaskStatus::max_steps : TaskStatus::completed;
+}
+
+std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
+    HookState& s = state();
+    if (!s.collector || !s.collector->is_enabled()) return 0;
+    try {
+        fail_if_injected();
+        OpenRun run{0, 0, {}};
+        std::uint64_t parent = current_parent();  // the open step or tool call of a calling agent
+        if (parent == 0) {
+            const std::uint64_t open_task = s.collector->current_span();
+            if (open_task == 0 || opened_by_a_run(open_task)) {
+                run.task_id = "run-" + std::to_string(++s.runs_started);
+                run.task_span = s.collector->open_task(run.task_id, task_text(task));
+                parent = run.task_span;
+            } else {
+                parent = open_task;
+            }
+        }
+        Ref name(member(agent, names().name));
+        Ref managed(member(agent, names().managed_agents));
+        const int manages = managed ? PyObject_IsTrue(managed.get()) : 0;
+        if (manages < 0) PyErr_Clear();
+        run.span = s.collector->begin_span(SpanKind::agent, name_of(agent, name.get()), parent,
+                                           manages > 0 ? "supervisor" : "micro");
+        if (run.span == 0) {
+            if (run.task_span != 0) s.collector->end_task(run.task_id, TaskStatus::failed);
+            return 0;
+        }
+        s.open_runs.push_back(std::move(run));
+        return s.open_runs.back().span;
+    } catch (...) {
+        record_failure("agent_run");
+        return 0;
+    }
+}
+
+void end_agent_run(PyObject* agent, std::uint64_t span, PyObject* error, std::optional<TaskStatus> status) {
+    HookState& s = state();
+    try {
+        end_step(agent, nullptr);  // a step still open when the run ends
+        std::vector<OpenRun>& runs = s.open_runs;
+        const auto found = std::find_if(runs.rbegin(), runs.rend(), [span](const OpenRun& run) { return run.span == span; });
+        if (span == 0 || found == runs.rend() || !s.collector) return;
+        const OpenRun run = std::move(*found);
+        runs.erase(std::next(found).base());
+        std::string text;
+        SpanEnd end;
+        if (error != nullptr && error != Py_None) {
+            end = failed_end(error, text);
+        } else {
+            end.status = status ? *status : run_outcome(agent);
+        }
+        s.collector->end_span(run.span, end);
+        if (run.task_span != 0) s.collector->end_task(run.task_id, end.status);
+    } catch (...) {
+        record_failure("agent_run");
+    }
+}
+
+}  // namespace
+
+void bind_runs(nb::module_& m) {
+    m.def("begin_agent_run", [](nb::handle agent, nb::handle task) { return begin_agent_run(agent.ptr(), task.ptr()); },
+          nb::arg("agent"), nb::arg("task"),
+          "Opens the span of a smolagents agent run (and its task when it is the outermost run); "
+          "returns the span id, 0 when nothing was opened. Never raises.");
+    m.def("end_agent_run",
+          [](nb::handle agent, std::uint64_t span, nb::handle error, std::optional<TaskStatus> status) {
+              end_agent_run(agent.ptr(), span, error.ptr(), status);
+          },
+          nb::arg("agent"), nb::arg("span"), nb::arg("error").none() = nb::none(), nb::arg("status").none() = nb::none(),
+          "Ends a run begun by begin_agent_run (and the agent's open step): failed or cancelled "
+          "by `error`, else `status`, else MAX_STEPS or COMPLETED from the agent's last step. "
+          "Never raises.");
+}
+
+}  // namespace sop_telemetry::python

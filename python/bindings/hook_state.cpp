@@ -1,0 +1,113 @@
+#include "hook_state.hpp"
+
+#include <nanobind/nanobind.h>
+
+#include <stdexcept>
+
+namespace sop_telemetry::python {
+
+HookState hook_state;
+
+namespace {
+
+PyObject* interned(const char* text) {
+    PyObject* name = PyUnicode_InternFromString(text);
+    if (name == nullptr) throw nanobind::python_error();
+    return name;  // kept for the life of the process
+}
+
+}  // namespace
+
+const Names& names() {
+    static const Names instance{
+        interned("token_usage"), interned("input_tokens"), interned("output_tokens"),
+        interned("raw"), interned("usage"), interned("prompt_tokens_details"),
+        interned("cached_tokens"), interned("cache_read_input_tokens"),
+        interned("cache_creation_input_tokens"), interned("completion_tokens_details"),
+        interned("reasoning_tokens"), interned("model_id"), interned("name"), interned("error"),
+        interned("step_number"), interned("memory_step"), interned("memory"), interned("steps"),
+        interned("managed_agents")};
+    return instance;
+}
+
+void fail_if_injected() {
+    if (state().inject_faults) throw std::runtime_error("engine call failed (fault injected for testing)");
+}
+
+void record_failure(const char* operation) noexcept {
+    get_error_handler().record_current_exception(operation);
+    PyErr_Clear();
+}
+
+std::uint64_t current_span() {
+    PyObject* value = nullptr;
+    if (PyContextVar_Get(state().current_span_var, nullptr, &value) < 0) throw_python_error("current span");
+    Ref owned(value);
+    if (value == nullptr || !PyLong_Check(value)) return 0;
+    // Span ids use the high bits (thread slot, kind): the mask form reads them without the
+    // overflow checks of PyLong_AsUnsignedLongLong.
+    const unsigned long long span = PyLong_AsUnsignedLongLongMask(value);
+    if (span == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return span;
+}
+
+// The newest open step begun under the context's span, or tool call begun under it on this
+// thread, else the context's span itself. A tool call stays with its thread, and so does a
+// step begun with no span in the context (an agent run that was not traced): any other thread
+// with no span in its context is no part of it.
+std::uint64_t parent_under(std::uint64_t context) {
+    const std::vector<OpenSpan>& open = state().open_spans;
+    const void* thread = nullptr;
+    for (auto it = open.rbegin(); it != open.rend(); ++it) {
+        if (it->context != context) continue;
+        if (!it->tool && context != 0) return it->span;
+        if (thread == nullptr) thread = PyThreadState_Get();
+        if (it->thread == thread) return it->span;
+    }
+    return context;
+}
+
+void end_step(PyObject* agent, PyObject* memory_step) {
+    HookState& s = state();
+    const std::uint64_t span = take_open_span([agent](const OpenSpan& open) { return open.agent == agent; });
+    if (span == 0 || !s.collector) return;
+    Ref error(member(memory_step, names().error));
+    if (!error || error.get() == Py_None) {
+        s.collector->end_span(span);
+    } else {
+        std::string text;
+        s.collector->end_span(span, failed_end(error.get(), text));
+    }
+}
+
+std::string error_text(PyObject* error) {
+    std::string text(type_name(error));
+    Ref message(PyObject_Str(error));
+    if (!message) {
+        PyErr_Clear();
+        return text;
+    }
+    const std::string_view body = text_of(message.get());
+    if (!body.empty()) text.append(": ").append(body);
+    return text;
+}
+
+SpanEnd failed_end(PyObject* error, std::string& text_storage) {
+    SpanEnd end;
+    const bool cancelled = PyErr_GivenExceptionMatches(error, PyExc_KeyboardInterrupt) ||
+                           PyErr_GivenExceptionMatches(error, PyExc_GeneratorExit);
+    end.status = cancelled ? TaskStatus::cancelled : TaskStatus::failed;
+    text_storage = error_text(error);
+    end.error = text_storage;
+    return end;
+}
+
+std::string_view name_of(PyObject* object, PyObject* value) {
+    const std::string_view text = text_of(value);
+    return text.empty() ? type_name(object) : text;
+}
+
+}  // namespace sop_telemetry::python

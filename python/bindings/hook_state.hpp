@@ -1,0 +1,118 @@
+// What the C++ hooks (bind_hooks.cpp) and the agent-run bookkeeping (bind_runs.cpp) share: the
+// collector they record into, the ContextVar holding the current span, and the steps and tool
+// calls in progress. Everything here runs with the GIL held, which guards it.
+//
+// Steps and tool calls do not set the ContextVar (each set is a new context mapping and a
+// token, and they happen every step): an open step stands in for the context's span it began
+// under, an open tool call for that span on its own thread, so the spans begun meanwhile still
+// hang under them (current_parent()).
+#pragma once
+
+#include "python_objects.hpp"
+
+#include <sop_telemetry/telemetry.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sop_telemetry::python {
+
+/// A step or tool call in progress: spans begun under `context` hang under it instead.
+struct OpenSpan {
+    const void* agent;   // steps: the agent running it; tools: null
+    const void* thread;  // the thread state it began on
+    std::uint64_t span;
+    std::uint64_t context;  // the context's span when it began
+    bool tool;
+};
+
+/// An agent run in progress, and the task it opened when it was the outermost run.
+struct OpenRun {
+    std::uint64_t span;
+    std::uint64_t task_span;  // 0: it joined a task or an outer run
+    std::string task_id;
+};
+
+struct HookState {
+    PyObject* current_span_var = nullptr;  // ContextVar[int]: the span new calls hang under
+    std::optional<TelemetryCollector> collector;  // unset: hooks only call through
+    bool inject_faults = false;
+    // In progress, newest last. A handful at a time.
+    std::vector<OpenSpan> open_spans;
+    std::vector<OpenRun> open_runs;
+    std::uint64_t runs_started = 0;  // numbers the tasks runs open: "run-N"
+    std::deque<std::string> step_names;      // "step N" at N
+    std::deque<std::string> odd_step_names;  // negative or huge N
+    PyObject* hook_type = nullptr;
+    PyObject* context_run = nullptr;  // contextvars.Context.run
+};
+
+extern HookState hook_state;  // made when the module loads; no guard to check on every use
+
+inline HookState& state() { return hook_state; }
+
+/// Attribute names, interned once.
+struct Names {
+    PyObject* token_usage;
+    PyObject* input_tokens;
+    PyObject* output_tokens;
+    PyObject* raw;
+    PyObject* usage;
+    PyObject* prompt_tokens_details;
+    PyObject* cached_tokens;
+    PyObject* cache_read_input_tokens;
+    PyObject* cache_creation_input_tokens;
+    PyObject* completion_tokens_details;
+    PyObject* reasoning_tokens;
+    PyObject* model_id;
+    PyObject* name;
+    PyObject* error;
+    PyObject* step_number;
+    PyObject* memory_step;
+    PyObject* memory;
+    PyObject* steps;
+    PyObject* managed_agents;
+};
+
+const Names& names();
+
+/// Throws when tests asked every hook's telemetry to fail.
+void fail_if_injected();
+/// Inside a catch: the exception in flight goes to the error handler under `operation`.
+void record_failure(const char* operation) noexcept;
+
+/// The context's span (0: none).
+std::uint64_t current_span();
+/// The span new spans hang under, given the context's span (see the top of this file).
+std::uint64_t parent_under(std::uint64_t context);
+inline std::uint64_t current_parent() { return parent_under(current_span()); }
+
+/// Removes the newest open step or tool call that `match` accepts; returns its span (0: none).
+template <typename Match>
+std::uint64_t take_open_span(Match match) noexcept {
+    std::vector<OpenSpan>& open = state().open_spans;
+    const auto found = std::find_if(open.rbegin(), open.rend(), match);
+    if (found == open.rend()) return 0;
+    const std::uint64_t span = found->span;
+    open.erase(std::next(found).base());
+    return span;
+}
+
+/// Ends the agent's open step, failed when the finished step (may be null) carries an error.
+void end_step(PyObject* agent, PyObject* memory_step);
+
+/// "TypeName: message" of a Python exception.
+std::string error_text(PyObject* error);
+/// A failed (or, for KeyboardInterrupt and GeneratorExit, cancelled) end; the text lives in
+/// `text_storage`.
+SpanEnd failed_end(PyObject* error, std::string& text_storage);
+/// The text of `value` (a str attribute of `object`, kept alive by the caller), or
+/// type(object).__name__ when it is missing or not a non-empty str.
+std::string_view name_of(PyObject* object, PyObject* value);
+
+}  // namespace sop_telemetry::python
