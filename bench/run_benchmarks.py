@@ -57,6 +57,8 @@ def main() -> int:
     fold = median(results, "BM_FoldAndWrite100k")
     read = median(results, "BM_ReadSessionFile")
     memory = median(results, "BM_MemoryPerEvent")
+    journal = median(results, "BM_JournalStepLines")
+    journal_us = 1e6 / journal["items_per_second"]
     scaling = two["items_per_second"] / one["items_per_second"]
     cli = cli_seconds(build_dir)
     rows = [
@@ -70,6 +72,8 @@ def main() -> int:
          fold["real_time"] <= 200),
         ("read a session file", f"{read['bytes_per_second'] / 1e6:.0f} MB/s", ">= 300 MB/s",
          read["bytes_per_second"] >= 300e6),
+        ("journal lines of one agent step (background worker)", f"{journal_us:.2f} us",
+         "<= 1 us", journal_us <= 1),
         ("resident memory per event (1,000,000 events)", f"{memory['bytes_per_event']:.1f} B", "<= 200 B",
          memory["bytes_per_event"] <= 200),
         ("sop-telemetry list, 2,000 sessions of 500 events", f"{cli['list']:.2f} s", "<= 0.5 s",

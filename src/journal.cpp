@@ -76,6 +76,52 @@ std::string journal_header_line(const SessionHeader& header) {
     return line;
 }
 
+namespace {
+
+/// Begin and end of one span as the single record of a finished span.
+Event finished_span(const Event& begin, const Event& end) {
+    Event span = begin;
+    span.type = EventType::complete;
+    span.end_ns = end.end_ns;
+    span.status = end.status;
+    span.error = end.error;
+    span.tokens = end.tokens;
+    span.cost = end.cost;
+    return span;
+}
+
+}  // namespace
+
+void append_span_lines(const std::vector<const Event*>& batch, std::string& lines) {
+    // Spans nest, so an end closes one of the newest begins still open: look at a few.
+    constexpr std::size_t kLookBack = 16;
+    constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+    std::vector<std::size_t> end_of(batch.size(), kNone);  // begin index -> its end's index
+    std::vector<bool> joined(batch.size(), false);         // ends written with their begin
+    std::vector<std::size_t> open;                         // begins not ended yet, newest last
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Event& event = *batch[i];
+        if (event.type == EventType::begin) {
+            open.push_back(i);
+            continue;
+        }
+        if (event.type != EventType::end) continue;
+        for (std::size_t k = open.size(); k-- > 0 && open.size() - k <= kLookBack;) {
+            if (batch[open[k]]->span_id != event.span_id) continue;
+            end_of[open[k]] = i;
+            joined[i] = true;
+            open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
+            break;
+        }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (joined[i]) continue;
+        JsonWriter out(lines);
+        write_record(out, end_of[i] == kNone ? *batch[i] : finished_span(*batch[i], *batch[end_of[i]]));
+        lines += '\n';
+    }
+}
+
 std::string journal_code_metrics_line(std::uint64_t task_span, const CodeMetrics& metrics) {
     std::string line;
     JsonWriter out(line);

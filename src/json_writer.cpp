@@ -88,11 +88,6 @@ void append_json_escaped(std::string& out, std::string_view text) {
     }
 }
 
-void JsonWriter::separate() {
-    if (needs_comma_) out_ += ',';
-    needs_comma_ = true;
-}
-
 JsonWriter& JsonWriter::begin_object() {
     separate();
     out_ += '{';
@@ -123,7 +118,7 @@ JsonWriter& JsonWriter::key(std::string_view name) {
     separate();
     out_ += '"';
     append_json_escaped(out_, name);
-    out_ += "\":";
+    out_.append("\":", 2);
     needs_comma_ = false;
     return *this;
 }

@@ -212,13 +212,11 @@ bool SessionWriter::append_journal() {
     }
     lines += pending_lines_;
     std::vector<std::pair<const ThreadBuffer*, std::size_t>> advanced;
+    std::vector<const Event*> batch;
     for (const ThreadBuffer* buffer : core_->log.buffers()) {
-        std::size_t& cursor = cursors_[buffer];
-        const std::size_t end = buffer->read_from(cursor, [&](const Event& event) {
-            JsonWriter out(lines);
-            write_record(out, event);
-            lines += '\n';
-        });
+        batch.clear();
+        const std::size_t end = buffer->read_from(cursors_[buffer], [&](const Event& event) { batch.push_back(&event); });
+        append_span_lines(batch, lines);
         advanced.emplace_back(buffer, end);
     }
     const std::uint64_t dropped = core_->log.dropped();

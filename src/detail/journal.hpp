@@ -37,6 +37,9 @@ private:
 };
 
 std::string journal_header_line(const SessionHeader& header);
+/// Appends the span records of `batch` (events of one buffer, in order) to `lines`. A span
+/// that begins and ends within the batch is one complete record instead of two, at its begin.
+void append_span_lines(const std::vector<const Event*>& batch, std::string& lines);
 std::string journal_code_metrics_line(std::uint64_t task_span, const CodeMetrics& metrics);
 std::string journal_dropped_line(std::uint64_t dropped);
 

@@ -43,7 +43,10 @@ public:
     }
 
 private:
-    void separate();
+    void separate() {
+        if (needs_comma_) out_ += ',';
+        needs_comma_ = true;
+    }
 
     std::string& out_;
     bool needs_comma_ = false;

@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include "detail/journal.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -103,6 +105,60 @@ TEST(CrashRecovery, GarbageJournalIsReportedAndLeftAlone) {
     EXPECT_EQ(TelemetryDataStore(dir.str()).recover_journals({}, PriceTable::built_in()), 0);
     EXPECT_EQ(testing::error_count("recover"), errors + 1);
     EXPECT_TRUE(fs::exists(dir / "20200101T000000.000000Z-9-ffff.jsonl"));
+}
+
+TEST(CrashRecovery, SpansBegunAndEndedInOneBatchAreOneJournalRecord) {
+    using detail::Event;
+    using detail::EventType;
+    const auto begin = [](std::uint64_t id, std::uint64_t parent, SpanKind kind, const char* name) {
+        return Event{.span_id = id, .parent_id = parent, .start_ns = 1000 * static_cast<std::int64_t>(id),
+                     .name = name, .type = EventType::begin, .kind = kind, .status = TaskStatus::running};
+    };
+    const auto end = [](std::uint64_t id, SpanKind kind, const char* error = "") {
+        return Event{.span_id = id, .end_ns = 5000 + 1000 * static_cast<std::int64_t>(id), .error = error,
+                     .type = EventType::end, .kind = kind,
+                     .status = *error ? TaskStatus::failed : TaskStatus::completed};
+    };
+    std::vector<Event> events = {
+        begin(1, 0, SpanKind::agent, "still running"),
+        begin(2, 1, SpanKind::step, "step 1"),
+        Event{.span_id = 3, .parent_id = 2, .start_ns = 3000, .end_ns = 3500, .name = "gpt-4o",
+              .tokens = {100, 10, 0, 0, 0}, .kind = SpanKind::llm},
+        begin(4, 2, SpanKind::tool, "读取文件"),
+        end(4, SpanKind::tool, "FileNotFoundError: 没有"),
+        end(2, SpanKind::step),
+        end(9, SpanKind::tool),  // began in an earlier batch
+    };
+    events[5].tokens = {7, 3, 0, 0, 0};
+    std::vector<const Event*> batch;
+    for (const Event& event : events) batch.push_back(&event);
+    std::string lines = detail::journal_header_line({.session_id = "s", .start_ns = 0});
+    detail::append_span_lines(batch, lines);
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 1 + 5);  // header + 5 of 7 events
+
+    std::string error;
+    const auto journal = detail::read_journal(lines, error);
+    ASSERT_TRUE(journal) << error;
+    EXPECT_EQ(journal->bad_lines, 0u);
+    ASSERT_EQ(journal->events.size(), 5u);
+    const auto& read = journal->events;
+    EXPECT_EQ(read[0].type, EventType::begin);  // no end yet: stays a begin
+    EXPECT_EQ(read[0].span_id, 1u);
+    EXPECT_EQ(read[1].type, EventType::complete);  // the step, written where it began
+    EXPECT_EQ(read[1].span_id, 2u);
+    EXPECT_EQ(read[1].name, "step 1");
+    EXPECT_EQ(read[1].parent_id, 1u);
+    EXPECT_EQ(read[1].start_ns, 2000);
+    EXPECT_EQ(read[1].end_ns, 7000);
+    EXPECT_EQ(read[1].tokens.prompt_tokens, 7);
+    EXPECT_EQ(read[2].span_id, 3u);
+    EXPECT_EQ(read[3].type, EventType::complete);  // the tool call, with its end's error
+    EXPECT_EQ(read[3].name, "读取文件");
+    EXPECT_EQ(read[3].status, TaskStatus::failed);
+    EXPECT_EQ(read[3].error, "FileNotFoundError: 没有");
+    EXPECT_EQ(read[3].end_ns, 9000);
+    EXPECT_EQ(read[4].type, EventType::end);  // its begin was journaled before
+    EXPECT_EQ(read[4].span_id, 9u);
 }
 
 }  // namespace
