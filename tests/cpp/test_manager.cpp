@@ -45,6 +45,25 @@ TEST(Manager, JournalIsWrittenWithinAFlushInterval) {
     EXPECT_NE(testing::read_text(journal).find("gpt-4o"), std::string::npos);
 }
 
+TEST(Manager, TheBackgroundWorkerThreadIsNamed) {
+    const auto named_threads = [] {
+        int count = 0;
+        for (const auto& task : fs::directory_iterator("/proc/self/task"))
+            count += testing::read_text(task.path() / "comm") == "sop-telemetry\n";
+        return count;
+    };
+    const int before = named_threads();
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    manager->get_collector().record_llm_call("gpt-4o", 1, 1, 0);
+    int now = named_threads();
+    for (int i = 0; i < 100 && now == before; ++i, now = named_threads())
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // it names itself on start
+    EXPECT_EQ(now, before + 1);
+    manager->shutdown();
+    EXPECT_EQ(named_threads(), before);
+}
+
 TEST(Manager, StoredSessionsAreCachedUpToMaxMemorySessions) {
     testing::TempDir dir;
     std::vector<std::string> ids;
