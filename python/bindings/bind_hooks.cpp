@@ -195,7 +195,9 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
                 detail = "action";
                 name = step_name(argument(args, nargsf, kwnames, 1, names().memory_step));
             }
-            const std::uint64_t context = current_span();
+            // Inside its run the context's span is the run's: no ContextVar read needed.
+            std::uint64_t context = open_run_of(agent);
+            if (context == 0) context = current_span();
             const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent_under(context), detail);
             if (span != 0) s.open_spans.push_back({agent, PyThreadState_Get(), span, context, false});
         } catch (...) {

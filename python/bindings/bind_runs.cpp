@@ -51,7 +51,7 @@ std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
     if (!s.collector || !s.collector->is_enabled()) return 0;
     try {
         fail_if_injected();
-        OpenRun run{0, 0, {}};
+        OpenRun run{agent, 0, 0, {}};
         std::uint64_t parent = current_parent();  // the open step or tool call of a calling agent
         if (parent == 0) {
             const std::uint64_t open_task = s.collector->current_span();

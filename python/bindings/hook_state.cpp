@@ -70,6 +70,13 @@ std::uint64_t parent_under(std::uint64_t context) {
     return context;
 }
 
+std::uint64_t open_run_of(const void* agent) {
+    const std::vector<OpenRun>& runs = state().open_runs;
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+        if (it->agent == agent) return it->span;
+    return 0;
+}
+
 void end_step(PyObject* agent, PyObject* memory_step) {
     HookState& s = state();
     const std::uint64_t span = take_open_span([agent](const OpenSpan& open) { return open.agent == agent; });

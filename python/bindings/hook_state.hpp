@@ -33,6 +33,7 @@ struct OpenSpan {
 
 /// An agent run in progress, and the task it opened when it was the outermost run.
 struct OpenRun {
+    const void* agent;
     std::uint64_t span;
     std::uint64_t task_span;  // 0: it joined a task or an outer run
     std::string task_id;
@@ -91,6 +92,8 @@ std::uint64_t current_span();
 /// The span new spans hang under, given the context's span (see the top of this file).
 std::uint64_t parent_under(std::uint64_t context);
 inline std::uint64_t current_parent() { return parent_under(current_span()); }
+/// The span of the agent's newest open run (0: none): inside the run, the context's span.
+std::uint64_t open_run_of(const void* agent);
 
 /// Removes the newest open step or tool call that `match` accepts; returns its span (0: none).
 template <typename Match>
