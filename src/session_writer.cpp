@@ -201,7 +201,10 @@ bool SessionWriter::ensure_journal_open() {
 
 bool SessionWriter::append_journal() {
     if (!journal_enabled_ || !ensure_journal_open()) return false;
-    std::string lines;
+    constexpr std::size_t kKeptCapacity = std::size_t{4} << 20;  // beyond: given back after use
+    if (journal_lines_.capacity() > kKeptCapacity) std::string().swap(journal_lines_);
+    std::string& lines = journal_lines_;
+    lines.clear();
     {
         std::lock_guard lock(state_mutex_);
         if (environment_changed_) {
@@ -214,7 +217,7 @@ bool SessionWriter::append_journal() {
     }
     lines += pending_lines_;
     std::vector<std::pair<const ThreadBuffer*, std::size_t>> advanced;
-    std::vector<const Event*> batch;
+    std::vector<const Event*>& batch = journal_batch_;
     for (const ThreadBuffer* buffer : core_->log.buffers()) {
         batch.clear();
         const std::size_t end = buffer->read_from(cursors_[buffer], [&](const Event& event) { batch.push_back(&event); });

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace sop_telemetry::detail {
 
@@ -73,6 +74,10 @@ private:
     std::unordered_map<const ThreadBuffer*, std::size_t> cursors_;
     std::uint64_t journaled_dropped_ = 0;
     std::string pending_lines_;  // code-metrics lines not yet in the journal
+    // What one flush appends, kept between flushes: no fresh buffer (page faults, copies as it
+    // grows) every second on the thread that shares a CPU with the host's.
+    std::string journal_lines_;
+    std::vector<const Event*> journal_batch_;
     std::map<std::uint64_t, TreeSnapshot> task_start_snapshots_;
 
     std::atomic<std::int64_t> interval_ms_{1000};
