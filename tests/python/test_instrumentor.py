@@ -234,3 +234,34 @@ def test_the_context_carrying_pool_forwards_every_argument_and_runs_in_the_submi
     assert lots == ("submitter", many, {f"k{i}": i for i in range(20)})
     assert isinstance(failed, ValueError)
     assert unset == ("unset", (), {})
+
+
+def test_tool_classes_made_per_agent_are_checked_once_and_not_kept_alive(telemetry):
+    import gc
+    import weakref
+
+    from smolagents import tool
+
+    def run_once(i):
+        @tool
+        def shout(text: str) -> str:
+            """Shouts.
+
+            Args:
+                text: What to shout.
+            """
+            return text.upper()
+
+        agent = CodeAgent(tools=[shout], model=ScriptedModel([code(f"final_answer(shout('run {i}'))")]),
+                          max_steps=2)
+        assert agent.run("shout") == f"RUN {i}"
+        return weakref.ref(type(agent.tools["shout"]))
+
+    instrumentor = AgentInstrumentor.instance()
+    runs = [run_once(i) for i in range(5)]
+    gc.collect()
+    assert all(ref() is None for ref in runs), "a per-agent tool class was kept alive"
+    assert all(ref() is not None for ref in instrumentor._checked_classes.values()), \
+        "the classes gone are forgotten"
+    tool_spans = [s for s in spans_of(telemetry.get_session_data(), SpanKind.TOOL) if s.name == "shout"]
+    assert len(tool_spans) == 5

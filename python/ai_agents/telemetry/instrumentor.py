@@ -31,6 +31,10 @@ _MODEL_METHODS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = 
 }
 
 
+# Every method name prepare_agent may patch in a class (see _patch_agent_class and below).
+_PATCHED_NAMES = frozenset({"_step_stream", "_generate_planning_step", "__call__", *_MODEL_METHODS})
+
+
 def _version(text: str) -> tuple[int, ...]:
     parts = []
     for piece in text.split(".")[:2]:
@@ -58,8 +62,9 @@ class AgentInstrumentor:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._patches: list[tuple[Any, str, Any]] = []  # (owner, attribute, original)
-        # Weak: agents often build tool classes on the fly (@tool); they must not be kept alive.
-        self._checked_classes: weakref.WeakSet[type] = weakref.WeakSet()
+        # id(class) -> weak reference to it. Weak: agents often build tool classes on the fly
+        # (@tool), which must not be kept alive. (A WeakSet makes a weak reference per lookup.)
+        self._checked_classes: dict[int, weakref.ref[type]] = {}
         self._instrumented = False
 
     @classmethod
@@ -154,10 +159,23 @@ class AgentInstrumentor:
         user subclasses defined later and duck-typed models."""
         classes = [type(agent), type(getattr(agent, "model", None))]
         classes += [type(tool) for tool in (getattr(agent, "tools", None) or {}).values()]
-        checked = self._checked_classes
         for cls in classes:
-            if cls not in checked:  # else its whole MRO was checked: the usual case, no lock
+            if not self._was_checked(cls):  # else its whole MRO was: the usual case, no lock
                 self._prepare_class(cls)
+
+    def _was_checked(self, cls: type) -> bool:
+        ref = self._checked_classes.get(id(cls))
+        return ref is not None and ref() is cls
+
+    def _mark_checked(self, cls: type) -> None:
+        key = id(cls)
+        checked = self._checked_classes
+
+        def forget(ref: "weakref.ref[type]") -> None:  # the class is gone
+            if checked.get(key) is ref:
+                del checked[key]
+
+        checked[key] = weakref.ref(cls, forget)
 
     def _prepare_class(self, cls: type) -> None:
         with self._lock:
@@ -166,14 +184,15 @@ class AgentInstrumentor:
             for klass in cls.__mro__[::-1]:  # bases first: a class counts once its MRO is done
                 # A class is looked at once: a tool class made per agent by @tool costs one
                 # check of its own, not one of every base class again.
-                if klass is object or klass is type(None) or klass in self._checked_classes:
+                if klass is object or klass is type(None) or self._was_checked(klass):
                     continue
-                self._patch_agent_class(klass)
-                self._patch_model_class(klass)
-                if "__call__" in klass.__dict__ and any(
-                        base.__name__ == "Tool" for base in klass.__mro__):
-                    self._patch(klass, "__call__", wrappers.wrap_tool_call)
-                self._checked_classes.add(klass)
+                if not _PATCHED_NAMES.isdisjoint(klass.__dict__.keys()):  # defines one of them
+                    self._patch_agent_class(klass)
+                    self._patch_model_class(klass)
+                    if "__call__" in klass.__dict__ and any(
+                            base.__name__ == "Tool" for base in klass.__mro__):
+                        self._patch(klass, "__call__", wrappers.wrap_tool_call)
+                self._mark_checked(klass)
 
     def _restore(self) -> None:
         while self._patches:
