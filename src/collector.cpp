@@ -182,6 +182,10 @@ bool TelemetryCollector::end_task(std::string_view task_id, TaskStatus status) n
     }
 }
 
+void TelemetryCollector::prefetch() const noexcept {
+    if (lane_ != nullptr) lane_->buffer().prefetch_next();  // threads' buffers: a lookup first
+}
+
 void TelemetryCollector::record_llm_call(std::string_view model, std::int64_t prompt_tokens,
                                          std::int64_t completion_tokens, double duration) noexcept {
     LlmCallInfo call;

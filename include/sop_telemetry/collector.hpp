@@ -88,6 +88,10 @@ public:
     /// smolagents starts for every code step. Copies share the buffer (and the rule).
     TelemetryCollector serialized() const noexcept;
 
+    /// A hint, for a caller about to record after other work: starts loading the memory the
+    /// next event goes to, so the loads overlap that work instead of stalling the record.
+    void prefetch() const noexcept;
+
 private:
     detail::ThreadBuffer& buffer() const;
 

@@ -115,6 +115,7 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     const double duration = seconds_since(start);
     inside_llm = false;
+    s.collector->prefetch();
     SavedError error;
     try {
         fail_if_injected();
@@ -141,6 +142,7 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     HookState& s = state();
     if (!s.collector || !s.collector->is_enabled()) return call_original(hook, args, nargsf, kwnames);
     std::uint64_t span = 0;
+    s.collector->prefetch();
     try {
         fail_if_injected();
         const std::uint64_t context = current_span();
@@ -152,6 +154,7 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     }
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     if (span == 0) return result;
+    s.collector->prefetch();
     SavedError error;
     take_open_span([span](const OpenSpan& open) { return open.span == span; });
     try {
@@ -185,6 +188,7 @@ PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames,
 PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     HookState& s = state();
     if (s.collector && s.collector->is_enabled()) {
+        s.collector->prefetch();
         try {
             fail_if_injected();
             PyObject* agent = args[0];
@@ -209,6 +213,7 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
 
 PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     PyObject* result = call_original(hook, args, nargsf, kwnames);
+    if (state().collector) state().collector->prefetch();
     SavedError error;
     try {
         fail_if_injected();

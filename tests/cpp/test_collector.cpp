@@ -59,6 +59,22 @@ TEST_F(CollectorTest, RecordsTheDesignDocumentExampleWithExactTotals) {
     EXPECT_TRUE(s.total_tokens.cost_estimate.has_value());
 }
 
+TEST_F(CollectorTest, PrefetchIsAHintThatChangesNothing) {
+    collector.prefetch();  // a collector of the threads' buffers: nothing to do
+    TelemetryCollector lane = collector.serialized();
+    lane.prefetch();  // before its first event: no chunk yet
+    constexpr int kCalls = 1500;  // across chunk boundaries (512 events a chunk)
+    for (int i = 0; i < kCalls; ++i) {
+        lane.prefetch();
+        lane.record_llm_call("gpt-4o", 1, 1, 0);
+    }
+    manager->disable_telemetry();
+    lane.prefetch();
+    manager->enable_telemetry();
+    EXPECT_EQ(session().total_tokens.total_tokens, 2 * kCalls);
+    EXPECT_EQ(manager->get_storage_stats().dropped_events, 0u);
+}
+
 TEST_F(CollectorTest, CallsOutsideAnyTaskAreKeptAndCounted) {
     collector.record_llm_call("gpt-4o", 7, 3, 0.01);
     collector.record_tool_usage("grep", 0.01);
