@@ -14,6 +14,9 @@
    Reported: the median of all runs per configuration, the overhead of ours (target <= +1 %),
    its spread over the rounds (each round's ours / bare), and how many LLM spans each recorded
    for the scripted model, which is a user subclass of smolagents.Model.
+3. What recording alone costs: telemetry on and off alternating run by run in the same
+   interpreters (PAIRED_INTERPRETERS of them, PAIRS pairs each). No spread between
+   interpreters, but the hooks are installed in both halves (their presence is not counted).
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = 20
 RUNS_PER_ROUND = 20
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "24"))
+PAIRED_INTERPRETERS = 6
+PAIRS = 100
 
 
 def build_agent():
@@ -101,6 +106,48 @@ def worker(mode: str) -> None:
     print(json.dumps({"mode": mode, "times": times, "llm_spans_per_run": llm_spans}))
 
 
+def paired_worker() -> None:
+    """Telemetry on vs off, alternating run by run (order shuffled per pair) in this one
+    interpreter: what recording costs, without the spread between interpreters. The hooks
+    stay installed in both, so their mere presence is not in this figure."""
+    pin_to_one_cpu()
+    import random
+
+    from ai_agents.telemetry import TelemetryManager
+
+    manager = TelemetryManager.get_instance()
+    built = [build_agent() for _ in range(2 * PAIRS + 3)]
+    for agent, _ in built[:3]:  # warm-up
+        agent.run("count to twenty")
+    order = []
+    shuffle = random.Random(0)
+    for _ in range(PAIRS):
+        pair = [True, False]
+        shuffle.shuffle(pair)
+        order += pair
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    for (agent, _), enabled in zip(built[3:], order):
+        (manager.enable_telemetry if enabled else manager.disable_telemetry)()
+        start = time.perf_counter()
+        agent.run("count to twenty")
+        times["on" if enabled else "off"].append(time.perf_counter() - start)
+    manager.enable_telemetry()
+    print(json.dumps(times))
+
+
+def paired_overhead(env: dict[str, str]) -> list[float]:
+    """Per interpreter: median on / median off - 1, in %. Code metrics off: a git snapshot
+    landing in one of the two halves would only add noise (it is bounded on its own)."""
+    ratios = []
+    for _ in range(PAIRED_INTERPRETERS):
+        out = subprocess.run([sys.executable, __file__, "--paired"],
+                             env={**env, "SOP_TELEMETRY_CODE_METRICS": "0"},
+                             capture_output=True, text=True, check=True).stdout
+        times = json.loads(out.strip().splitlines()[-1])
+        ratios.append((statistics.median(times["on"]) / statistics.median(times["off"]) - 1) * 100)
+    return sorted(ratios)
+
+
 def record_llm_call_cost() -> tuple[float, float]:
     """(Python collector, raw _core) microseconds per record_llm_call."""
     import timeit
@@ -121,6 +168,9 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         worker(sys.argv[2])
         return 0
+    if len(sys.argv) == 2 and sys.argv[1] == "--paired":
+        paired_worker()
+        return 0
     store = tempfile.mkdtemp(prefix="sop_bench_")
     env = {**os.environ, "SOP_TELEMETRY_DIR": store, "SOP_TELEMETRY_AUTO": "0",
            "PYTHONHASHSEED": "0"}
@@ -138,6 +188,7 @@ def main() -> int:
             results[mode]["times"] += data["times"]
             results[mode]["rounds"].append(statistics.median(data["times"]))
             results[mode]["llm_spans_per_run"] = data["llm_spans_per_run"]
+    paired = paired_overhead(env)
     median = {m: statistics.median(r["times"]) * 1e3 for m, r in results.items()}
     round_ratios = [(o / b - 1) * 100 for o, b in zip(results["ours"]["rounds"],
                                                       results["bare"]["rounds"])]
@@ -157,6 +208,9 @@ def main() -> int:
           f"target <= +1 %  {'ok' if overhead['ours'] <= 1.0 else 'MISSED'}")
     print(f"  ours vs bare, round by round: median {statistics.median(round_ratios):+.1f} %, "
           f"middle half {quartiles[0]:+.1f} % .. {quartiles[2]:+.1f} %")
+    print(f"  recording cost alone, telemetry on vs off alternating in the same interpreters "
+          f"({PAIRED_INTERPRETERS} x {PAIRS} pairs): median {statistics.median(paired):+.1f} %, "
+          f"range {paired[0]:+.1f} % .. {paired[-1]:+.1f} %")
     if overhead["ours"] > 0.05:
         print(f"  openinference / ours overhead ratio: "
               f"{overhead['openinference'] / overhead['ours']:.0f}x")
