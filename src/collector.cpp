@@ -171,7 +171,8 @@ std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::strin
 }
 
 bool TelemetryCollector::end_task(std::string_view task_id, TaskStatus status) noexcept {
-    if (!is_enabled()) return false;
+    // Like end_span, also while disabled: a task begun before must not stay open (and current).
+    if (!core_) return false;
     try {
         const std::uint64_t span =
             core_->finish_task(detail::clip_utf8(task_id, detail::kMaxNameBytes));

@@ -226,6 +226,18 @@ TEST_F(CollectorTest, DisabledTelemetryRecordsNothing) {
     EXPECT_EQ(session().total_tokens.total_tokens, 20);
 }
 
+TEST_F(CollectorTest, ATaskBegunBeforeTelemetryWasTurnedOffStillEnds) {
+    ASSERT_TRUE(collector.start_task("t", "begun while on"));
+    manager->disable_telemetry();
+    EXPECT_TRUE(collector.end_task("t", TaskStatus::cancelled));
+    EXPECT_EQ(collector.current_span(), 0u);  // no longer the task new spans hang under
+    manager->enable_telemetry();
+    const TelemetrySession s = session();
+    ASSERT_EQ(s.tasks.size(), 1u);
+    EXPECT_EQ(s.tasks[0].status, TaskStatus::cancelled);
+    EXPECT_TRUE(s.tasks[0].end_time.has_value());
+}
+
 TEST_F(CollectorTest, CollectorHandlesAreCountedAsActive) {
     const int before = manager->get_storage_stats().active_collectors;
     {

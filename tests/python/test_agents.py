@@ -187,6 +187,28 @@ def test_a_run_task_is_described_by_its_first_2000_characters_and_named_after_th
         ("analyst", "micro"), ("CodeAgent", "micro")]
 
 
+def test_turning_telemetry_off_mid_run_still_ends_the_run_and_its_task(telemetry):
+    from smolagents import tool
+
+    @tool
+    def switch_off() -> str:
+        """Turns telemetry off."""
+        telemetry.disable_telemetry()
+        return "off"
+
+    model = ScriptedModel([code("switch_off()"), code("final_answer('done')")])
+    assert CodeAgent(tools=[switch_off], model=model, max_steps=3).run("first") == "done"
+    telemetry.enable_telemetry()
+    CodeAgent(tools=[], model=ScriptedModel([code("final_answer(2)")]), max_steps=2).run("second")
+    session = telemetry.get_session_data()
+    first, second = session.tasks
+    assert (first.description, second.description) == ("first", "second")
+    assert first.end_time is not None and first.status == TaskStatus.COMPLETED
+    agents = spans_of(session, SpanKind.AGENT)
+    assert len(agents) == 2 and all(a.end_time is not None for a in agents)
+    assert agents[1].parent_id == second.span_id  # not under the first run's task
+
+
 def test_planning_steps_are_spans_with_their_llm_call(telemetry):
     model = ScriptedModel(["1. answer\n<end_plan>", code("final_answer('planned')")],
                           input_tokens=20, output_tokens=2)
