@@ -177,7 +177,8 @@ bool TelemetryCollector::end_task(std::string_view task_id, TaskStatus status) n
         const std::uint64_t span =
             core_->finish_task(detail::clip_utf8(task_id, detail::kMaxNameBytes));
         if (span == 0) {
-            get_error_handler().record("end_task", "no open task: " + std::string(task_id));
+            // While off, start_task opened nothing: its end is no error either.
+            if (is_enabled()) get_error_handler().record("end_task", "no open task: " + std::string(task_id));
             return false;
         }
         end_span(span, {status == TaskStatus::running ? TaskStatus::completed : status, {}, {}});

@@ -115,6 +115,7 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     const double duration = seconds_since(start);
     inside_llm = false;
+    if (!s.collector) return result;  // set to None during the call (a new session)
     s.collector->prefetch();
     SavedError error;
     try {
@@ -154,9 +155,10 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     }
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     if (span == 0) return result;
+    take_open_span([span](const OpenSpan& open) { return open.span == span; });
+    if (!s.collector) return result;  // set to None during the call (a new session)
     s.collector->prefetch();
     SavedError error;
-    take_open_span([span](const OpenSpan& open) { return open.span == span; });
     try {
         // smolagents ends CodeAgent code with FinalAnswerException: a success, not a failure.
         if (error.value() == nullptr || type_name(error.value()) == "FinalAnswerException") {
@@ -192,16 +194,14 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
         try {
             fail_if_injected();
             PyObject* agent = args[0];
-            end_step(agent, nullptr);  // a step never finalised (planning before 1.20) ends here
+            const std::uint64_t context = run_context_of(agent);
+            end_step(agent, nullptr, context);  // a step never finalised (planning before 1.20) ends here
             std::string_view name = "planning";
             std::string_view detail = "planning";
             if (hook->kind == HookKind::action_step) {
                 detail = "action";
                 name = step_name(argument(args, nargsf, kwnames, 1, names().memory_step));
             }
-            // Inside its run the context's span is the run's: no ContextVar read needed.
-            std::uint64_t context = open_run_of(agent);
-            if (context == 0) context = current_span();
             const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent_under(context), detail);
             if (span != 0) s.open_spans.push_back({agent, PyThreadState_Get(), span, context, false});
         } catch (...) {
@@ -217,7 +217,7 @@ PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t narg
     SavedError error;
     try {
         fail_if_injected();
-        end_step(args[0], argument(args, nargsf, kwnames, 1, names().memory_step));
+        end_step(args[0], argument(args, nargsf, kwnames, 1, names().memory_step), run_context_of(args[0]));
     } catch (...) {
         record_failure(operation_of(hook->kind));
     }
@@ -390,6 +390,8 @@ void bind_hooks(nb::module_& m) {
           "A callable method descriptor that calls `original` and records around it.");
     m.def("set_hook_collector",
           [](nb::handle collector) {
+              state().open_spans.clear();  // they belong to the session recorded so far
+              state().open_runs.clear();
               if (collector.is_none()) {
                   state().collector.reset();
               } else {
@@ -401,7 +403,9 @@ void bind_hooks(nb::module_& m) {
 #endif
               }
           },
-          nb::arg("collector").none(), "The collector the hooks record into (None: they only call through).");
+          nb::arg("collector").none(),
+          "The collector the hooks record into (None: they only call through). Steps, tool calls "
+          "and runs still open are forgotten: they belong to the session recorded so far.");
     m.def("set_inside_llm_call",
           [](bool inside) {
               const bool previous = inside_llm;

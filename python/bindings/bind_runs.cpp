@@ -49,9 +49,9 @@ TaskStatus run_outcome(PyObject* agent) {
 std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
     HookState& s = state();
     if (!s.collector || !s.collector->is_enabled()) return 0;
+    OpenRun run{agent, 0, 0, {}};
     try {
         fail_if_injected();
-        OpenRun run{agent, 0, 0, {}};
         std::uint64_t parent = current_parent();  // the open step or tool call of a calling agent
         if (parent == 0) {
             const std::uint64_t open_task = s.collector->current_span();
@@ -69,34 +69,42 @@ std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
         if (manages < 0) PyErr_Clear();
         run.span = s.collector->begin_span(SpanKind::agent, name_of(agent, name.get()), parent,
                                            manages > 0 ? "supervisor" : "micro");
-        if (run.span == 0) {
-            if (run.task_span != 0) s.collector->end_task(run.task_id, TaskStatus::failed);
-            return 0;
+        if (run.span != 0) {
+            s.open_runs.push_back(run);
+            return run.span;
         }
-        s.open_runs.push_back(std::move(run));
-        return s.open_runs.back().span;
     } catch (...) {
         record_failure("agent_run");
-        return 0;
     }
+    // No run to end it later: a task opened for this run ends now.
+    if (run.task_span != 0) s.collector->end_task(run.task_id, TaskStatus::failed);
+    return 0;
+}
+
+/// How a run ended: by `error`, else `status`, else from the agent's last step.
+SpanEnd run_end(PyObject* agent, PyObject* error, std::optional<TaskStatus> status, std::string& text) {
+    if (error != nullptr && error != Py_None) return failed_end(error, text);
+    SpanEnd end;
+    try {
+        end.status = status ? *status : run_outcome(agent);
+    } catch (...) {
+        record_failure("agent_run");  // an odd agent: the run still ends, as completed
+    }
+    return end;
 }
 
 void end_agent_run(PyObject* agent, std::uint64_t span, PyObject* error, std::optional<TaskStatus> status) {
     HookState& s = state();
     try {
-        end_step(agent, nullptr);  // a step still open when the run ends
+        end_step(agent, nullptr, span);  // the step of this run still open, if any
         std::vector<OpenRun>& runs = s.open_runs;
         const auto found = std::find_if(runs.rbegin(), runs.rend(), [span](const OpenRun& run) { return run.span == span; });
-        if (span == 0 || found == runs.rend() || !s.collector) return;
+        if (span == 0 || found == runs.rend()) return;
         const OpenRun run = std::move(*found);
         runs.erase(std::next(found).base());
+        if (!s.collector) return;
         std::string text;
-        SpanEnd end;
-        if (error != nullptr && error != Py_None) {
-            end = failed_end(error, text);
-        } else {
-            end.status = status ? *status : run_outcome(agent);
-        }
+        const SpanEnd end = run_end(agent, error, status, text);
         s.collector->end_span(run.span, end);
         if (run.task_span != 0) s.collector->end_task(run.task_id, end.status);
     } catch (...) {

@@ -71,15 +71,20 @@ std::uint64_t parent_under(std::uint64_t context) {
 }
 
 std::uint64_t open_run_of(const void* agent) {
-    const std::vector<OpenRun>& runs = state().open_runs;
-    for (auto it = runs.rbegin(); it != runs.rend(); ++it)
-        if (it->agent == agent) return it->span;
-    return 0;
+    std::uint64_t span = 0;
+    for (const OpenRun& run : state().open_runs) {
+        if (run.agent != agent) continue;
+        if (span != 0) return 0;  // runs of one agent in several threads: only the context knows
+        span = run.span;
+    }
+    return span;
 }
 
-void end_step(PyObject* agent, PyObject* memory_step) {
+void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run) {
     HookState& s = state();
-    const std::uint64_t span = take_open_span([agent](const OpenSpan& open) { return open.agent == agent; });
+    const std::uint64_t span = take_open_span([agent, run](const OpenSpan& open) {
+        return open.agent == agent && (run == 0 || open.context == run);
+    });
     if (span == 0 || !s.collector) return;
     Ref error(member(memory_step, names().error));
     if (!error || error.get() == Py_None) {

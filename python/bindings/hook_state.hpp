@@ -92,8 +92,14 @@ std::uint64_t current_span();
 /// The span new spans hang under, given the context's span (see the top of this file).
 std::uint64_t parent_under(std::uint64_t context);
 inline std::uint64_t current_parent() { return parent_under(current_span()); }
-/// The span of the agent's newest open run (0: none): inside the run, the context's span.
+/// The span of the agent's open run — inside it, the context's span — when it has exactly one
+/// (0: none, or several at once).
 std::uint64_t open_run_of(const void* agent);
+/// The context's span inside the agent's run: open_run_of(agent), else the ContextVar's.
+inline std::uint64_t run_context_of(const void* agent) {
+    const std::uint64_t span = open_run_of(agent);
+    return span != 0 ? span : current_span();
+}
 
 /// Removes the newest open step or tool call that `match` accepts; returns its span (0: none).
 template <typename Match>
@@ -106,8 +112,9 @@ std::uint64_t take_open_span(Match match) noexcept {
     return span;
 }
 
-/// Ends the agent's open step, failed when the finished step (may be null) carries an error.
-void end_step(PyObject* agent, PyObject* memory_step);
+/// Ends the agent's newest open step — of its run `run` when given — failed when the finished
+/// step (may be null) carries an error.
+void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run = 0);
 
 /// "TypeName: message" of a Python exception.
 std::string error_text(PyObject* error);

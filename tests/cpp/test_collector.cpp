@@ -236,6 +236,12 @@ TEST_F(CollectorTest, ATaskBegunBeforeTelemetryWasTurnedOffStillEnds) {
     ASSERT_EQ(s.tasks.size(), 1u);
     EXPECT_EQ(s.tasks[0].status, TaskStatus::cancelled);
     EXPECT_TRUE(s.tasks[0].end_time.has_value());
+
+    manager->disable_telemetry();  // begun and ended while off: nothing, and no error
+    const auto errors = testing::error_count("end_task");
+    EXPECT_FALSE(collector.start_task("quiet", ""));
+    EXPECT_FALSE(collector.end_task("quiet"));
+    EXPECT_EQ(testing::error_count("end_task"), errors);
 }
 
 TEST_F(CollectorTest, CollectorHandlesAreCountedAsActive) {

@@ -236,7 +236,7 @@ def test_the_context_carrying_pool_forwards_every_argument_and_runs_in_the_submi
     assert unset == ("unset", (), {})
 
 
-def test_tool_classes_made_per_agent_are_checked_once_and_not_kept_alive(telemetry):
+def test_tool_classes_made_per_agent_are_traced_and_not_kept_alive(telemetry):
     import gc
     import weakref
 

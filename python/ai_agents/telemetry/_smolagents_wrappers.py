@@ -112,7 +112,8 @@ def wrap_run(original: Callable[..., Any], prepare: Callable[[Any], None]) -> Ca
             prepare(self)
         except Exception as failure:  # noqa: BLE001
             record_error("instrument", failure)
-        stream = kwargs.get("stream", args[0] if args else False)
+        if kwargs.get("stream", args[0] if args else False):
+            return _streamed_run(original, self, task, args, kwargs)
         span = _core.begin_agent_run(self, task)  # never raises; 0 when nothing was opened
         token = current_span.set(span) if span else None
         try:
@@ -123,18 +124,29 @@ def wrap_run(original: Callable[..., Any], prepare: Callable[[Any], None]) -> Ca
         finally:
             if token is not None:
                 current_span.reset(token)
-        if stream:
-            return _traced_run_stream(result, span, self)
         _core.end_agent_run(self, span)
         return result
 
     return mark(run, original)
 
 
-def _traced_run_stream(steps: Any, span: int, agent: Any) -> Any:
+def _streamed_run(original: Callable[..., Any], agent: Any, task: Any, args: Any, kwargs: Any) -> Any:
+    """run(stream=True): smolagents sets the run up now and steps it as the generator is
+    consumed. The run's span opens at the first item, so a generator never consumed leaves
+    nothing open; a setup that raises is a failed run."""
+    try:
+        steps = original(agent, task, *args, **kwargs)
+    except BaseException as error:
+        _core.end_agent_run(agent, _core.begin_agent_run(agent, task), error)
+        raise
+    return _traced_run_stream(steps, agent, task)
+
+
+def _traced_run_stream(steps: Any, agent: Any, task: Any) -> Any:
     def run_in_span() -> Any:
         iterator = iter(steps)
         error: Optional[BaseException] = None
+        span = _core.begin_agent_run(agent, task)
         inner = span  # the span current inside the run, carried from item to item
         try:
             while True:
