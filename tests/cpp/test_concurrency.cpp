@@ -6,16 +6,20 @@
 #include <gtest/gtest.h>
 
 #include <set>
-
 #include <thread>
 
 namespace sop_telemetry {
 namespace {
 
-TEST(Concurrency, EightThreadsRecordWithoutLosingAnEvent) {
+/// Every test here records into a session of its own.
+class Concurrency : public ::testing::Test {
+protected:
     testing::TempDir dir;
-    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    std::unique_ptr<TelemetryManager> manager = testing::make_manager(testing::test_config(dir.str()));
     TelemetryCollector collector = manager->get_collector();
+};
+
+TEST_F(Concurrency, EightThreadsRecordWithoutLosingAnEvent) {
     ASSERT_TRUE(collector.start_task("parallel", "8 threads"));
 
     constexpr int kThreads = 8;
@@ -69,16 +73,8 @@ TEST(Concurrency, EightThreadsRecordWithoutLosingAnEvent) {
     EXPECT_EQ(stored->total_tokens.total_tokens, s.total_tokens.total_tokens);
 }
 
-}  // namespace
-}  // namespace sop_telemetry
 
-namespace sop_telemetry {
-namespace {
-
-TEST(Concurrency, ShortLivedThreadsReuseBuffersAndLoseNothing) {
-    testing::TempDir dir;
-    auto manager = testing::make_manager(testing::test_config(dir.str()));
-    TelemetryCollector collector = manager->get_collector();
+TEST_F(Concurrency, ShortLivedThreadsReuseBuffersAndLoseNothing) {
     constexpr int kThreads = 200;
     for (int i = 0; i < kThreads; ++i) {
         std::thread([&] { collector.record_tool_usage("step_tool", 0.001); }).join();
@@ -95,16 +91,8 @@ TEST(Concurrency, ShortLivedThreadsReuseBuffersAndLoseNothing) {
     EXPECT_LT(manager->get_storage_stats().memory_bytes, 3 * detail::ChunkSlabs::kSlabBytes);
 }
 
-}  // namespace
-}  // namespace sop_telemetry
 
-namespace sop_telemetry {
-namespace {
-
-TEST(Concurrency, SerializedCollectorWritesOneBufferFromAnyThread) {
-    testing::TempDir dir;
-    auto manager = testing::make_manager(testing::test_config(dir.str()));
-    TelemetryCollector collector = manager->get_collector();
+TEST_F(Concurrency, SerializedCollectorWritesOneBufferFromAnyThread) {
     const auto& log = collector.core()->log;
     collector.record_tool_usage("warm-up", 0.001);  // this thread's own buffer
     const std::size_t buffers_before = log.buffers().size();
