@@ -36,14 +36,20 @@ std::string task_text(PyObject* task) {
     return std::string(text_of(text.get()));
 }
 
-/// MAX_STEPS when the run's last step hit the step limit, else COMPLETED.
-TaskStatus run_outcome(PyObject* agent) {
-    Ref memory(member(agent, names().memory));
-    Ref steps(member(memory.get(), names().steps));
-    if (!steps || !PyList_Check(steps.get()) || PyList_GET_SIZE(steps.get()) == 0) return TaskStatus::completed;
-    Ref last(Py_NewRef(PyList_GET_ITEM(steps.get(), PyList_GET_SIZE(steps.get()) - 1)));
-    Ref error(member(last.get(), names().error));
-    return error && type_name(error.get()) == "AgentMaxStepsError" ? TaskStatus::max_steps : TaskStatus::completed;
+/// MAX_STEPS when the run's last step hit the step limit, else COMPLETED — also for an odd
+/// agent whose memory cannot be read (the failure goes to the error handler).
+TaskStatus run_outcome(PyObject* agent) noexcept {
+    try {
+        Ref memory(member(agent, names().memory));
+        Ref steps(member(memory.get(), names().steps));
+        if (!steps || !PyList_Check(steps.get()) || PyList_GET_SIZE(steps.get()) == 0) return TaskStatus::completed;
+        Ref last(Py_NewRef(PyList_GET_ITEM(steps.get(), PyList_GET_SIZE(steps.get()) - 1)));
+        Ref error(member(last.get(), names().error));
+        if (error && type_name(error.get()) == "AgentMaxStepsError") return TaskStatus::max_steps;
+    } catch (...) {
+        record_failure("agent_run");
+    }
+    return TaskStatus::completed;
 }
 
 std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
@@ -85,11 +91,7 @@ std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
 SpanEnd run_end(PyObject* agent, PyObject* error, std::optional<TaskStatus> status, std::string& text) {
     if (error != nullptr && error != Py_None) return failed_end(error, text);
     SpanEnd end;
-    try {
-        end.status = status ? *status : run_outcome(agent);
-    } catch (...) {
-        record_failure("agent_run");  // an odd agent: the run still ends, as completed
-    }
+    end.status = status ? *status : run_outcome(agent);
     return end;
 }
 
@@ -119,6 +121,9 @@ void bind_runs(nb::module_& m) {
           nb::arg("agent"), nb::arg("task"),
           "Opens the span of a smolagents agent run (and its task when it is the outermost run); "
           "returns the span id, 0 when nothing was opened. Never raises.");
+    m.def("run_outcome", [](nb::handle agent) { return run_outcome(agent.ptr()); }, nb::arg("agent"),
+          "How a smolagents run that returned ended: MAX_STEPS when its last step hit the step "
+          "limit, else COMPLETED. Never raises.");
     m.def("end_agent_run",
           [](nb::handle agent, std::uint64_t span, nb::handle error, std::optional<TaskStatus> status) {
               end_agent_run(agent.ptr(), span, error.ptr(), status);

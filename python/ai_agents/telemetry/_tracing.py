@@ -57,14 +57,9 @@ def status_of(error: BaseException) -> TaskStatus:
     return TaskStatus.FAILED
 
 
-def run_outcome(agent: Any) -> TaskStatus:
-    """How a smolagents run that returned ended: MAX_STEPS when its last step hit the step
-    limit, else COMPLETED."""
-    steps = getattr(getattr(agent, "memory", None), "steps", None) or []
-    last_error = getattr(steps[-1], "error", None) if steps else None
-    if type(last_error).__name__ == "AgentMaxStepsError":
-        return TaskStatus.MAX_STEPS
-    return TaskStatus.COMPLETED
+# How a smolagents run that returned ended (MAX_STEPS or COMPLETED): the engine's reading,
+# the same one that closes instrumented runs (bind_runs.cpp).
+run_outcome = _core.run_outcome
 
 
 def is_final_answer(error: BaseException) -> bool:
