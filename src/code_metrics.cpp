@@ -1,5 +1,6 @@
 #include "detail/code_metrics.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -68,7 +69,7 @@ bool is_excluded(const std::string& root, const std::string& relative, const std
 }  // namespace
 
 std::optional<std::string> run_command(const std::vector<std::string>& argv, int timeout_ms,
-                                       std::string& error) noexcept {
+                                       std::string& error, const std::atomic<int>* cancel) noexcept {
     try {
         int pipe_fds[2];
         if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -110,7 +111,9 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, int
         }
         std::string output;
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        constexpr std::chrono::milliseconds::rep kCancelCheckMs = 20;
         bool timed_out = false;
+        bool cancelled = false;
         for (;;) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 deadline - std::chrono::steady_clock::now()).count();
@@ -118,8 +121,13 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, int
                 timed_out = true;
                 break;
             }
+            if (cancel != nullptr && cancel->load() != 0) {
+                cancelled = true;
+                break;
+            }
             pollfd poll_fd{pipe_fds[0], POLLIN, 0};
-            const int ready = ::poll(&poll_fd, 1, static_cast<int>(left));
+            const auto wait = cancel != nullptr ? std::min(left, kCancelCheckMs) : left;
+            const int ready = ::poll(&poll_fd, 1, static_cast<int>(wait));
             if (ready < 0 && errno != EINTR) break;
             if (ready <= 0) continue;
             char buffer[1 << 14];
@@ -129,12 +137,12 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, int
             output.append(buffer, static_cast<std::size_t>(got));
         }
         ::close(pipe_fds[0]);
-        if (timed_out) ::kill(pid, SIGKILL);
+        if (timed_out || cancelled) ::kill(pid, SIGKILL);
         int status = 0;
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-        if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            error = std::string(argv[0]) + (timed_out ? " timed out" : " failed");
+        if (timed_out || cancelled || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            error = std::string(argv[0]) + (timed_out ? " timed out" : cancelled ? " cancelled" : " failed");
             return std::nullopt;
         }
         return output;
@@ -144,14 +152,15 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, int
     }
 }
 
-TreeSnapshot snapshot_git_tree(const std::string& root, const std::string& excluded_dir) noexcept {
+TreeSnapshot snapshot_git_tree(const std::string& root, const std::string& excluded_dir,
+                               const std::atomic<int>* cancel) noexcept {
     TreeSnapshot snapshot;
     try {
         std::string error;
         constexpr int kTimeoutMs = 15000;
         auto numstat = run_command({"git", "-C", root, "diff", "HEAD", "--numstat", "-z",
                                     "--no-renames", "--no-ext-diff"},
-                                   kTimeoutMs, error);
+                                   kTimeoutMs, error, cancel);
         if (!numstat) return snapshot;
         // -z numstat: "added\tremoved\tpath\0"; binary files have "-" counts.
         for (const std::string& record : split_nul(*numstat)) {
@@ -168,7 +177,7 @@ TreeSnapshot snapshot_git_tree(const std::string& root, const std::string& exclu
         }
         auto untracked = run_command({"git", "-C", root, "ls-files", "--others",
                                       "--exclude-standard", "-z"},
-                                     kTimeoutMs, error);
+                                     kTimeoutMs, error, cancel);
         if (!untracked) return snapshot;
         std::size_t counted = 0;
         for (const std::string& path : split_nul(*untracked)) {

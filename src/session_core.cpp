@@ -71,6 +71,11 @@ std::vector<CodeSnapshotJob> SessionCore::take_code_jobs() {
     return jobs;
 }
 
+void SessionCore::return_code_jobs(const std::vector<CodeSnapshotJob>& jobs) {
+    std::lock_guard lock(mutex_);
+    code_jobs_.insert(code_jobs_.begin(), jobs.begin(), jobs.end());
+}
+
 bool SessionCore::has_code_jobs() const {
     std::lock_guard lock(mutex_);
     return !code_jobs_.empty();

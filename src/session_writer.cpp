@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <pthread.h>
+#include <sched.h>
 
 namespace sop_telemetry::detail {
 
@@ -66,8 +67,15 @@ std::string SessionWriter::storage_dir() const {
     return store_->directory();
 }
 
+std::unique_lock<std::mutex> SessionWriter::lock_io_ahead_of_worker() {
+    ++io_waiters_;
+    std::unique_lock io(io_mutex_);
+    --io_waiters_;
+    return io;
+}
+
 void SessionWriter::move_to(const std::string& storage_dir) {
-    std::lock_guard io(io_mutex_);
+    const auto io = lock_io_ahead_of_worker();
     {
         std::lock_guard lock(state_mutex_);
         if (storage_dir == store_->directory()) return;
@@ -101,9 +109,25 @@ void SessionWriter::count_failure(const char* operation, const std::string& erro
     get_error_handler().record(operation, error);
 }
 
+namespace {
+
+/// Linux's SCHED_IDLE for the calling thread (and the git processes it starts, which inherit
+/// it): it runs on CPU time the host's threads leave, so on a busy CPU the host goes first.
+/// Agents wait for their models most of the time, so the worker rarely waits long; on a CPU
+/// kept busy without a break it still gets a small share and catches up later.
+void run_at_idle_priority() noexcept {
+#ifdef SCHED_IDLE
+    sched_param idle{};
+    ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
+#endif
+}
+
+}  // namespace
+
 void SessionWriter::run_worker() {
     // Named, so `top -H` and `ps -L` tell it apart from the host's threads (15 bytes at most).
     ::pthread_setname_np(::pthread_self(), "sop-telemetry");
+    run_at_idle_priority();
     // Two cadences: the journal is appended (and synced) once per flush interval; git
     // snapshots for code metrics are taken when tasks start or end, one batch at a time and
     // spaced so that git gets at most 1 % of a CPU: at least kMinSnapshotSpacing, or 100 times
@@ -130,7 +154,7 @@ void SessionWriter::run_worker() {
         try {
             std::lock_guard io(io_mutex_);
             if (core_->has_code_jobs() && now >= next_snapshot) {
-                process_code_jobs();
+                process_code_jobs(&io_waiters_);
                 const auto done = Clock::now();
                 next_snapshot = done + std::max<Clock::duration>(kMinSnapshotSpacing,
                                                                  (done - now) * kSnapshotCpuShare);
@@ -151,7 +175,7 @@ void SessionWriter::tick() {
     append_journal();
 }
 
-void SessionWriter::process_code_jobs() {
+void SessionWriter::process_code_jobs(const std::atomic<int>* cancel) {
     const std::vector<CodeSnapshotJob> jobs = core_->take_code_jobs();
     if (jobs.empty()) return;
     std::string root, storage;
@@ -162,7 +186,11 @@ void SessionWriter::process_code_jobs() {
         storage = std::filesystem::weakly_canonical(store_->directory(), ignored).string();
     }
     // One snapshot serves every job of the batch: they all happened since the last one.
-    const TreeSnapshot snapshot = snapshot_git_tree(root, storage);
+    const TreeSnapshot snapshot = snapshot_git_tree(root, storage, cancel);
+    if (!snapshot.valid && cancel != nullptr && cancel->load() != 0) {
+        core_->return_code_jobs(jobs);
+        return;
+    }
     for (const CodeSnapshotJob& job : jobs) {
         if (!job.at_end) {
             task_start_snapshots_[job.task_span] = snapshot;
@@ -255,13 +283,14 @@ bool SessionWriter::write_session_file(std::optional<std::int64_t> end_ns) {
 }
 
 bool SessionWriter::flush() {
-    std::lock_guard io(io_mutex_);
+    const auto io = lock_io_ahead_of_worker();
     tick();
     return write_session_file(std::nullopt);
 }
 
 bool SessionWriter::finish() {
     stop_ = true;
+    ++io_waiters_;  // for good: the worker's git stops, this thread takes the snapshot
     core_->notify_worker();
     if (worker_.joinable()) worker_.join();
     std::lock_guard io(io_mutex_);

@@ -6,6 +6,7 @@
 
 #include <sop_telemetry/types.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -29,13 +30,16 @@ struct TreeSnapshot {
 
 /// Snapshot of the work tree at `project_root`, leaving out files inside `excluded_dir`
 /// (an absolute path: the telemetry's own storage directory).
+/// Gives up (invalid) as soon as `cancel` is non-zero.
 TreeSnapshot snapshot_git_tree(const std::string& project_root,
-                               const std::string& excluded_dir = {}) noexcept;
+                               const std::string& excluded_dir = {},
+                               const std::atomic<int>* cancel = nullptr) noexcept;
 CodeMetrics diff_snapshots(const TreeSnapshot& before, const TreeSnapshot& after);
 
-/// Runs argv[0] (searched in PATH) and returns its standard output; unset on failure or after
-/// `timeout_ms`.
+/// Runs argv[0] (searched in PATH) and returns its standard output; unset on failure, after
+/// `timeout_ms`, or once `cancel` is non-zero (the command is killed).
 std::optional<std::string> run_command(const std::vector<std::string>& argv, int timeout_ms,
-                                       std::string& error) noexcept;
+                                       std::string& error,
+                                       const std::atomic<int>* cancel = nullptr) noexcept;
 
 }  // namespace sop_telemetry::detail

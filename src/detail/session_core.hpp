@@ -58,6 +58,8 @@ public:
     /// Queues a git snapshot for the worker (no-op when code metrics are off).
     void request_code_snapshot(const CodeSnapshotJob& job);
     std::vector<CodeSnapshotJob> take_code_jobs();
+    /// Puts jobs taken but not done back in front of the queue.
+    void return_code_jobs(const std::vector<CodeSnapshotJob>& jobs);
     bool has_code_jobs() const;
     std::atomic<bool> code_metrics_enabled{true};
 

@@ -54,7 +54,12 @@ public:
 private:
     void run_worker();
     void tick();                    // under io_mutex_
-    void process_code_jobs();       // under io_mutex_
+    /// Under io_mutex_. Stopped as soon as `cancel` is non-zero: the jobs go back in the queue.
+    void process_code_jobs(const std::atomic<int>* cancel = nullptr);
+    /// io_mutex_ for a host thread. The worker runs at idle priority, and on a busy machine its
+    /// git snapshot may crawl: that snapshot is stopped (its jobs wait for the next one, taken
+    /// at the host thread's priority) instead of waited for.
+    std::unique_lock<std::mutex> lock_io_ahead_of_worker();
     bool append_journal();          // under io_mutex_
     bool ensure_journal_open();     // under io_mutex_
     bool write_session_file(std::optional<std::int64_t> end_ns);  // under io_mutex_
@@ -70,6 +75,7 @@ private:
     bool environment_changed_ = false;
 
     std::mutex io_mutex_;  // serialises journal and session file writes
+    std::atomic<int> io_waiters_{0};  // host threads waiting for io_mutex_ (or stopping)
     JournalWriter journal_;
     std::unordered_map<const ThreadBuffer*, std::size_t> cursors_;
     std::uint64_t journaled_dropped_ = 0;

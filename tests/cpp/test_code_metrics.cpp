@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
 #include <unistd.h>
 
 namespace sop_telemetry {
@@ -96,6 +101,80 @@ TEST(CodeMetrics, RunCommandReportsFailuresAndTimeouts) {
     EXPECT_FALSE(detail::run_command({"sleep", "5"}, 100, error).has_value());
     EXPECT_NE(error.find("timed out"), std::string::npos);
 }
+
+TEST(CodeMetrics, RunCommandStopsWhenCancelled) {
+    std::atomic<int> cancel{0};
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        cancel = 1;
+    });
+    std::string error;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(detail::run_command({"sleep", "30"}, 60000, error, &cancel).has_value());
+    canceller.join();
+    EXPECT_NE(error.find("cancelled"), std::string::npos);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));  // not 30 s
+}
+
+/// PATH with `dir` in front, for the life of the object.
+class PathPrefix {
+public:
+    explicit PathPrefix(const fs::path& dir) : previous_(std::getenv("PATH") ? std::getenv("PATH") : "") {
+        ::setenv("PATH", (dir.string() + ":" + previous_).c_str(), 1);
+    }
+    ~PathPrefix() { ::setenv("PATH", previous_.c_str(), 1); }
+
+private:
+    std::string previous_;
+};
+
+// The worker runs git at idle priority, so on a busy machine a snapshot can take long. A host
+// thread that needs the files (flush, shutdown) stops it and takes the snapshot itself instead
+// of waiting. The first git the worker starts here hangs (a stuck or starved git).
+class SlowWorkerSnapshot : public ::testing::TestWithParam<bool> {};  // param: shut down (else flush)
+
+TEST_P(SlowWorkerSnapshot, AHostThreadDoesNotWaitForIt) {
+    testing::TempDir dir;
+    make_repo(dir.path());
+    const fs::path bin = dir / "bin";
+    fs::create_directories(bin);
+    const fs::path started = dir / "slow-git-started";
+    ASSERT_EQ(testing::run_shell("command -v git > '" + (dir / "real-git").string() + "'"), 0);
+    std::string real_git = testing::read_text(dir / "real-git");
+    real_git.erase(real_git.find_last_not_of('\n') + 1);
+    testing::write_text(bin / "git", "#!/bin/sh\nif [ ! -e '" + started.string() + "' ]; then : > '" +
+                                         started.string() + "'; exec sleep 30; fi\nexec '" + real_git + "' \"$@\"\n");
+    fs::permissions(bin / "git", fs::perms::owner_all);
+    PathPrefix path(bin);
+    WorkingDirectory cwd(dir.path());
+    Config config = testing::test_config((dir / ".cache").string());
+    config.code_metrics = true;
+    auto manager = testing::make_manager(config);
+    const std::string id = manager->session_id();
+    TelemetryCollector collector = manager->get_collector();
+    ASSERT_TRUE(collector.start_task("edit", "改代码"));
+    for (int i = 0; i < 500 && !fs::exists(started); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(fs::exists(started));  // the worker is inside its snapshot
+    collector.end_task("edit");
+
+    const bool shut_down = GetParam();
+    const auto start = std::chrono::steady_clock::now();
+    if (shut_down) {
+        manager->shutdown();
+    } else {
+        EXPECT_TRUE(manager->flush_data());
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));  // not 30 s
+    // Shut down: the session file; flushed: the live session.
+    const auto session = shut_down ? manager->get_session_data(id) : manager->get_session_data();
+    ASSERT_TRUE(session.has_value());
+    ASSERT_EQ(session->tasks.size(), 1u);
+    EXPECT_TRUE(session->tasks[0].code_changes.measured);  // by the host thread's snapshot
+    EXPECT_EQ(session->tasks[0].code_changes.files_changed, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(CodeMetrics, SlowWorkerSnapshot, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Shutdown" : "Flush"; });
 
 }  // namespace
 }  // namespace sop_telemetry
