@@ -12,7 +12,6 @@ from typing import Any, Callable, Optional
 from . import _core
 from ._core import HookKind, SpanKind, TaskStatus
 from ._tracing import collector, current_span, error_text, status_of, traced_generator
-from .error_handler import record_error
 
 
 def mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
@@ -108,10 +107,7 @@ def wrap_run(original: Callable[..., Any], prepare: Callable[[Any], None]) -> Ca
     def run(self: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
         if not _core.recording():
             return original(self, task, *args, **kwargs)
-        try:
-            prepare(self)
-        except Exception as failure:  # noqa: BLE001
-            record_error("instrument", failure)
+        prepare(self)  # never raises
         if kwargs.get("stream", args[0] if args else False):
             return _streamed_run(original, self, task, args, kwargs)
         span = _core.begin_agent_run(self, task)  # never raises; 0 when nothing was opened

@@ -10,12 +10,13 @@ original function object back.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import threading
-import weakref
 from typing import Any, Callable
 
+from . import _core
 from . import _smolagents_wrappers as wrappers
 from ._tracing import ContextThreadPoolExecutor, collector
 from .error_handler import record_error
@@ -33,6 +34,11 @@ _MODEL_METHODS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = 
 
 # Every method name prepare_agent may patch in a class (see _patch_agent_class and below).
 _PATCHED_NAMES = frozenset({"_step_stream", "_generate_planning_step", "__call__", *_MODEL_METHODS})
+
+
+# The engine holds the instrumentor's _prepare_class (bind_class_checks.cpp): let it go before
+# the interpreter tears modules down.
+atexit.register(_core.forget_checked_classes)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -62,9 +68,6 @@ class AgentInstrumentor:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._patches: list[tuple[Any, str, Any]] = []  # (owner, attribute, original)
-        # id(class) -> weak reference to it. Weak: agents often build tool classes on the fly
-        # (@tool), which must not be kept alive. (A WeakSet makes a weak reference per lookup.)
-        self._checked_classes: dict[int, weakref.ref[type]] = {}
         self._instrumented = False
 
     @classmethod
@@ -125,8 +128,9 @@ class AgentInstrumentor:
         import smolagents.tools as tools
 
         collector()  # the C++ hooks record into the collector the Python wrappers use
+        _core.set_class_checks(sorted(_PATCHED_NAMES), self._prepare_class)
         self._patch(agents.MultiStepAgent, "run",
-                    lambda original: wrappers.wrap_run(original, self.prepare_agent))
+                    lambda original: wrappers.wrap_run(original, _core.prepare_agent))
         self._patch(agents.MultiStepAgent, "_finalize_step", wrappers.wrap_finalize_step)
         for cls in [agents.MultiStepAgent, *_all_subclasses(agents.MultiStepAgent)]:
             self._patch_agent_class(cls)
@@ -156,35 +160,17 @@ class AgentInstrumentor:
 
     def prepare_agent(self, agent: Any) -> None:
         """At run time: patch the classes this agent uses that instrument() could not see —
-        user subclasses defined later and duck-typed models."""
-        classes = [type(agent), type(getattr(agent, "model", None))]
-        classes += [type(tool) for tool in (getattr(agent, "tools", None) or {}).values()]
-        for cls in classes:
-            if not self._was_checked(cls):  # else its whole MRO was: the usual case, no lock
-                self._prepare_class(cls)
-
-    def _was_checked(self, cls: type) -> bool:
-        ref = self._checked_classes.get(id(cls))
-        return ref is not None and ref() is cls
-
-    def _mark_checked(self, cls: type) -> None:
-        key = id(cls)
-        checked = self._checked_classes
-
-        def forget(ref: "weakref.ref[type]") -> None:  # the class is gone
-            if checked.get(key) is ref:
-                del checked[key]
-
-        checked[key] = weakref.ref(cls, forget)
+        user subclasses defined later and duck-typed models. Each class is looked at once; the
+        engine decides the common cases (bind_class_checks.cpp) and hands a class that defines
+        a patched method to _prepare_class."""
+        _core.prepare_agent(agent)
 
     def _prepare_class(self, cls: type) -> None:
         with self._lock:
             if not self._instrumented:
                 return
             for klass in cls.__mro__[::-1]:  # bases first: a class counts once its MRO is done
-                # A class is looked at once: a tool class made per agent by @tool costs one
-                # check of its own, not one of every base class again.
-                if klass is object or klass is type(None) or self._was_checked(klass):
+                if klass is object or klass is type(None) or _core.class_checked(klass):
                     continue
                 if not _PATCHED_NAMES.isdisjoint(klass.__dict__.keys()):  # defines one of them
                     self._patch_agent_class(klass)
@@ -192,7 +178,7 @@ class AgentInstrumentor:
                     if "__call__" in klass.__dict__ and any(
                             base.__name__ == "Tool" for base in klass.__mro__):
                         self._patch(klass, "__call__", wrappers.wrap_tool_call)
-                self._mark_checked(klass)
+                _core.mark_class_checked(klass)
 
     def _restore(self) -> None:
         while self._patches:
@@ -201,4 +187,4 @@ class AgentInstrumentor:
                 setattr(owner, name, original)
             except Exception as error:  # noqa: BLE001
                 record_error("uninstrument", error)
-        self._checked_classes.clear()
+        _core.forget_checked_classes()
