@@ -117,7 +117,7 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
     inside_llm = false;
     if (!s.collector) return result;  // set to None during the call (a new session)
     s.collector->prefetch();
-    SavedError error;
+    SavedError error(result == nullptr);
     try {
         fail_if_injected();
         LlmCallInfo call;
@@ -158,7 +158,7 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     take_open_span([span](const OpenSpan& open) { return open.span == span; });
     if (!s.collector) return result;  // set to None during the call (a new session)
     s.collector->prefetch();
-    SavedError error;
+    SavedError error(result == nullptr);
     try {
         // smolagents ends CodeAgent code with FinalAnswerException: a success, not a failure.
         if (error.value() == nullptr || type_name(error.value()) == "FinalAnswerException") {
@@ -214,7 +214,7 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
 PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     PyObject* result = call_original(hook, args, nargsf, kwnames);
     if (state().collector) state().collector->prefetch();
-    SavedError error;
+    SavedError error(result == nullptr);
     try {
         fail_if_injected();
         end_step(args[0], argument(args, nargsf, kwnames, 1, names().memory_step), run_context_of(args[0]));

@@ -33,7 +33,10 @@ private:
 /// Takes the exception in flight (if any) out of the way, and puts it back on restore().
 class SavedError {
 public:
-    SavedError() noexcept {
+    /// `in_flight` false: the caller knows none is (a call that returned a result), and the
+    /// thread state is not even looked at.
+    explicit SavedError(bool in_flight = true) noexcept {
+        if (!in_flight) return;
 #if PY_VERSION_HEX >= 0x030C0000
         value_ = PyErr_GetRaisedException();
 #else
