@@ -9,6 +9,6 @@ void bind_types(nanobind::module_& m);
 void bind_engine(nanobind::module_& m);
 void bind_hooks(nanobind::module_& m);
 void bind_runs(nanobind::module_& m);
-void bind_class_checks(nanobind::module_& m);
+void bind_prepare(nanobind::module_& m);
 
 }  // namespace sop_telemetry::python

@@ -8,5 +8,5 @@ NB_MODULE(_core, m) {
     sop_telemetry::python::bind_engine(m);
     sop_telemetry::python::bind_hooks(m);
     sop_telemetry::python::bind_runs(m);
-    sop_telemetry::python::bind_class_checks(m);
+    sop_telemetry::python::bind_prepare(m);
 }

@@ -257,13 +257,9 @@ def test_tool_classes_made_per_agent_are_traced_and_not_kept_alive(telemetry):
         assert agent.run("shout") == f"RUN {i}"
         return weakref.ref(type(agent.tools["shout"]))
 
-    first = run_once(0)
-    gc.collect()
-    checked = _core.checked_class_count()
-    runs = [first] + [run_once(i) for i in range(1, 5)]
+    runs = [run_once(i) for i in range(5)]
     gc.collect()
     assert all(ref() is None for ref in runs), "a per-agent tool class was kept alive"
-    assert _core.checked_class_count() == checked, "the classes gone are forgotten"
     tool_spans = [s for s in spans_of(telemetry.get_session_data(), SpanKind.TOOL) if s.name == "shout"]
     assert len(tool_spans) == 5
 
@@ -295,11 +291,9 @@ def test_prepare_agent_reads_odd_agents_without_raising_and_starts_over_after_un
 
     holder = type("Holder", (), {"tools": MappingProxyType({"calling": CallingTool()})})
     instrumentor.prepare_agent(holder())  # tools in a mapping that is not a dict
-    assert _core.class_checked(CallingTool)
     assert hasattr(CallingTool.__dict__["__call__"], "__sop_telemetry_original__")
 
     instrumentor.uninstrument()
-    assert not _core.class_checked(CallingTool)
     assert not hasattr(CallingTool.__dict__["__call__"], "__sop_telemetry_original__")
     instrumentor.instrument()
     instrumentor.prepare_agent(holder())  # looked at again, patched again

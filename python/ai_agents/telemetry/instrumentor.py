@@ -32,13 +32,15 @@ _MODEL_METHODS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = 
 }
 
 
-# Every method name prepare_agent may patch in a class (see _patch_agent_class and below).
-_PATCHED_NAMES = frozenset({"_step_stream", "_generate_planning_step", "__call__", *_MODEL_METHODS})
+_AGENT_METHODS = ("_step_stream", "_generate_planning_step")  # see _patch_agent_class
+
+# Every method name prepare_agent may patch in a class.
+_PATCHED_NAMES = frozenset({*_AGENT_METHODS, "__call__", *_MODEL_METHODS})
 
 
 # The engine holds the instrumentor's _prepare_class (bind_class_checks.cpp): let it go before
 # the interpreter tears modules down.
-atexit.register(_core.forget_checked_classes)
+atexit.register(_core.forget_class_checks)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -128,7 +130,7 @@ class AgentInstrumentor:
         import smolagents.tools as tools
 
         collector()  # the C++ hooks record into the collector the Python wrappers use
-        _core.set_class_checks(sorted(_PATCHED_NAMES), self._prepare_class)
+        _core.set_class_checks(list(_AGENT_METHODS), list(_MODEL_METHODS), tools.Tool, self._prepare_class)
         self._patch(agents.MultiStepAgent, "run",
                     lambda original: wrappers.wrap_run(original, _core.prepare_agent))
         self._patch(agents.MultiStepAgent, "_finalize_step", wrappers.wrap_finalize_step)
@@ -151,7 +153,7 @@ class AgentInstrumentor:
         self._patches.append((module, name, original))
 
     def _patch_agent_class(self, cls: type) -> None:
-        self._patch(cls, "_step_stream", wrappers.wrap_step_stream)
+        self._patch(cls, "_step_stream", wrappers.wrap_step_stream)  # _AGENT_METHODS
         self._patch(cls, "_generate_planning_step", wrappers.wrap_planning_step)
 
     def _patch_model_class(self, cls: type) -> None:
@@ -160,25 +162,22 @@ class AgentInstrumentor:
 
     def prepare_agent(self, agent: Any) -> None:
         """At run time: patch the classes this agent uses that instrument() could not see —
-        user subclasses defined later and duck-typed models. Each class is looked at once; the
-        engine decides the common cases (bind_class_checks.cpp) and hands a class that defines
-        a patched method to _prepare_class."""
+        user subclasses defined later and duck-typed models. The engine looks up each patched
+        method on the agent, its model and its tools (bind_prepare.cpp) and hands the class of
+        one that is not hooked yet to _prepare_class."""
         _core.prepare_agent(agent)
 
     def _prepare_class(self, cls: type) -> None:
         with self._lock:
             if not self._instrumented:
                 return
-            for klass in cls.__mro__[::-1]:  # bases first: a class counts once its MRO is done
-                if klass is object or klass is type(None) or _core.class_checked(klass):
+            for klass in cls.__mro__[::-1]:  # bases first
+                if klass is object or _PATCHED_NAMES.isdisjoint(klass.__dict__.keys()):
                     continue
-                if not _PATCHED_NAMES.isdisjoint(klass.__dict__.keys()):  # defines one of them
-                    self._patch_agent_class(klass)
-                    self._patch_model_class(klass)
-                    if "__call__" in klass.__dict__ and any(
-                            base.__name__ == "Tool" for base in klass.__mro__):
-                        self._patch(klass, "__call__", wrappers.wrap_tool_call)
-                _core.mark_class_checked(klass)
+                self._patch_agent_class(klass)
+                self._patch_model_class(klass)
+                if "__call__" in klass.__dict__ and any(base.__name__ == "Tool" for base in klass.__mro__):
+                    self._patch(klass, "__call__", wrappers.wrap_tool_call)
 
     def _restore(self) -> None:
         while self._patches:
@@ -187,4 +186,4 @@ class AgentInstrumentor:
                 setattr(owner, name, original)
             except Exception as error:  # noqa: BLE001
                 record_error("uninstrument", error)
-        _core.forget_checked_classes()
+        _core.forget_class_checks()
