@@ -26,13 +26,14 @@ namespace sop_telemetry::python {
 namespace {
 
 enum class HookKind : int { generate = 0, tool_call = 1, action_step = 2, planning_step = 3, finalize_step = 4,
-                            submit = 5 };
+                            submit = 5, agent_run = 6 };
 
 const char* operation_of(HookKind kind) {
     switch (kind) {
         case HookKind::generate: return "llm_call";
         case HookKind::tool_call: return "tool_call";
         case HookKind::submit: return "thread_pool";
+        case HookKind::agent_run: return "agent_run";
         default: return "step";
     }
 }
@@ -94,6 +95,7 @@ struct Hook {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyObject* original;
+    PyObject* helper;  // agent runs: the Python function streamed runs go to; else None
     HookKind kind;
 };
 
@@ -172,17 +174,6 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     }
     error.restore();
     return result;
-}
-
-PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
-                   PyObject* keyword) {
-    const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
-    if (position < positional) return args[position];
-    if (kwnames == nullptr) return nullptr;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); ++i) {
-        if (PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), keyword) == 0) return args[positional + i];
-    }
-    return nullptr;
 }
 
 /// A step starts when smolagents creates its generator; it is the current span until
@@ -265,6 +256,7 @@ PyObject* hook_vectorcall(PyObject* callable, PyObject* const* args, std::size_t
         case HookKind::planning_step: return call_step_start(hook, args, nargsf, kwnames);
         case HookKind::finalize_step: return call_finalize_step(hook, args, nargsf, kwnames);
         case HookKind::submit: return call_submit(hook, args, nargsf, kwnames);
+        case HookKind::agent_run: return call_agent_run(hook->original, hook->helper, args, nargsf, kwnames);
     }
     return call_original(hook, args, nargsf, kwnames);
 }
@@ -299,12 +291,14 @@ PyObject* hook_repr(PyObject* self) {
 
 int hook_traverse(PyObject* self, visitproc visit, void* arg) {
     Py_VISIT(reinterpret_cast<Hook*>(self)->original);
+    Py_VISIT(reinterpret_cast<Hook*>(self)->helper);
     Py_VISIT(Py_TYPE(self));
     return 0;
 }
 
 int hook_clear(PyObject* self) {
     Py_CLEAR(reinterpret_cast<Hook*>(self)->original);
+    Py_CLEAR(reinterpret_cast<Hook*>(self)->helper);
     return 0;
 }
 
@@ -347,13 +341,16 @@ PyObject* make_hook_type() {
     return type;
 }
 
-nb::object make_hook(nb::object original, HookKind kind) {
+nb::object make_hook(nb::object original, HookKind kind, nb::object helper) {
     if (!PyCallable_Check(original.ptr())) throw nb::type_error("a hook wraps a callable");
+    if (kind == HookKind::agent_run && !PyCallable_Check(helper.ptr()))
+        throw nb::type_error("an agent-run hook needs the function streamed runs go to");
     auto* type = reinterpret_cast<PyTypeObject*>(state().hook_type);
     Hook* hook = PyObject_GC_New(Hook, type);
     if (hook == nullptr) throw nb::python_error();
     hook->vectorcall = hook_vectorcall;
     hook->original = Py_NewRef(original.ptr());
+    hook->helper = Py_NewRef(helper.ptr());
     hook->kind = kind;
     PyObject_GC_Track(hook);
     return nb::steal(reinterpret_cast<PyObject*>(hook));
@@ -384,10 +381,12 @@ void bind_hooks(nb::module_& m) {
         .value("ACTION_STEP", HookKind::action_step)
         .value("PLANNING_STEP", HookKind::planning_step)
         .value("FINALIZE_STEP", HookKind::finalize_step)
-        .value("SUBMIT", HookKind::submit);
+        .value("SUBMIT", HookKind::submit)
+        .value("AGENT_RUN", HookKind::agent_run);
 
-    m.def("make_hook", &make_hook, nb::arg("original"), nb::arg("kind"),
-          "A callable method descriptor that calls `original` and records around it.");
+    m.def("make_hook", &make_hook, nb::arg("original"), nb::arg("kind"), nb::arg("helper") = nb::none(),
+          "A callable method descriptor that calls `original` and records around it. AGENT_RUN "
+          "hooks hand streamed runs to `helper(original, *args, **kwargs)`.");
     m.def("set_hook_collector",
           [](nb::handle collector) {
               state().open_spans.clear();  // they belong to the session recorded so far

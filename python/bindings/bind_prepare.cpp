@@ -81,8 +81,13 @@ void prepare_tools(PyObject* tools) {
     }
 }
 
-/// The agent's class, its model's and its tools'. Never raises: failures are recorded.
-void prepare_agent(PyObject* agent) {
+std::vector<nb::object> as_objects(const std::vector<nb::str>& names) {
+    return {names.begin(), names.end()};
+}
+
+}  // namespace
+
+void prepare_agent(PyObject* agent) noexcept {
     static PyObject* const model_name = PyUnicode_InternFromString("model");
     static PyObject* const tools_name = PyUnicode_InternFromString("tools");
     const PrepareState& p = prepare_state();
@@ -96,12 +101,6 @@ void prepare_agent(PyObject* agent) {
         record_failure("instrument");
     }
 }
-
-std::vector<nb::object> as_objects(const std::vector<nb::str>& names) {
-    return {names.begin(), names.end()};
-}
-
-}  // namespace
 
 void bind_prepare(nb::module_& m) {
     m.def("set_class_checks",

@@ -10,6 +10,9 @@
 
 #include <nanobind/stl/optional.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace nb = nanobind;
 
 namespace sop_telemetry::python {
@@ -114,7 +117,59 @@ void end_agent_run(PyObject* agent, std::uint64_t span, PyObject* error, std::op
     }
 }
 
+/// stream=True: the Python side wraps the generator smolagents returns (_streamed_run).
+PyObject* hand_streamed_run(PyObject* original, PyObject* streamed, PyObject* const* args, std::size_t nargsf,
+                            PyObject* kwnames) {
+    const Py_ssize_t given = PyVectorcall_NARGS(nargsf) + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    std::vector<PyObject*> forwarded(static_cast<std::size_t>(given) + 1);
+    forwarded[0] = original;
+    std::copy(args, args + given, forwarded.begin() + 1);
+    return PyObject_Vectorcall(streamed, forwarded.data(), static_cast<std::size_t>(PyVectorcall_NARGS(nargsf) + 1),
+                               kwnames);
+}
+
+bool is_streamed(PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
+    PyObject* stream = argument(args, nargsf, kwnames, 2, names().stream);
+    if (stream == nullptr) return false;
+    const int truth = PyObject_IsTrue(stream);
+    if (truth < 0) PyErr_Clear();  // run itself will fail on it, as a run
+    return truth > 0;
+}
+
+/// The run's span is the context's span while it runs: the token to reset it with (null: none).
+PyObject* enter_span(std::uint64_t span) {
+    if (span == 0) return nullptr;
+    Ref value(PyLong_FromUnsignedLongLong(span));
+    PyObject* token = value ? PyContextVar_Set(state().current_span_var, value.get()) : nullptr;
+    if (token == nullptr) record_failure("agent_run");
+    return token;
+}
+
+void leave_span(const Ref& token) {
+    if (token && PyContextVar_Reset(state().current_span_var, token.get()) < 0) record_failure("agent_run");
+}
+
 }  // namespace
+
+PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const* args, std::size_t nargsf,
+                         PyObject* kwnames) {
+    HookState& s = state();
+    PyObject* task = argument(args, nargsf, kwnames, 1, names().task);
+    if (!s.collector || !s.collector->is_enabled() || task == nullptr) {  // no task: let run complain
+        return PyObject_Vectorcall(original, args, nargsf, kwnames);
+    }
+    PyObject* agent = args[0];
+    prepare_agent(agent);
+    if (is_streamed(args, nargsf, kwnames)) return hand_streamed_run(original, streamed, args, nargsf, kwnames);
+    const std::uint64_t span = begin_agent_run(agent, task);  // never raises; 0 when nothing was opened
+    const Ref token(enter_span(span));
+    PyObject* result = PyObject_Vectorcall(original, args, nargsf, kwnames);
+    SavedError error(result == nullptr);
+    leave_span(token);
+    end_agent_run(agent, span, error.value(), std::nullopt);
+    error.restore();
+    return result;
+}
 
 void bind_runs(nb::module_& m) {
     m.def("begin_agent_run", [](nb::handle agent, nb::handle task) { return begin_agent_run(agent.ptr(), task.ptr()); },

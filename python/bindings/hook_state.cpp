@@ -26,7 +26,7 @@ const Names& names() {
         interned("cache_creation_input_tokens"), interned("completion_tokens_details"),
         interned("reasoning_tokens"), interned("model_id"), interned("name"), interned("error"),
         interned("step_number"), interned("memory_step"), interned("memory"), interned("steps"),
-        interned("managed_agents")};
+        interned("managed_agents"), interned("task"), interned("stream")};
     return instance;
 }
 
@@ -93,6 +93,17 @@ void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run) {
         std::string text;
         s.collector->end_span(span, failed_end(error.get(), text));
     }
+}
+
+PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
+                   PyObject* keyword) {
+    const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
+    if (position < positional) return args[position];
+    if (kwnames == nullptr) return nullptr;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); ++i) {
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), keyword) == 0) return args[positional + i];
+    }
+    return nullptr;
 }
 
 std::string error_text(PyObject* error) {

@@ -78,6 +78,8 @@ struct Names {
     PyObject* memory;
     PyObject* steps;
     PyObject* managed_agents;
+    PyObject* task;
+    PyObject* stream;
 };
 
 const Names& names();
@@ -115,6 +117,20 @@ std::uint64_t take_open_span(Match match) noexcept {
 /// Ends the agent's newest open step — of its run `run` when given — failed when the finished
 /// step (may be null) carries an error.
 void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run = 0);
+
+/// A vectorcall argument given at `position` or as `keyword` (borrowed; null when absent).
+PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
+                   PyObject* keyword);
+
+/// MultiStepAgent.run in place of the original (bind_runs.cpp): a run's span, and the task of an
+/// outermost run, around the call; a streamed run (stream=True) goes to `streamed`, a Python
+/// function called as streamed(original, *args, **kwargs).
+PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const* args, std::size_t nargsf,
+                         PyObject* kwnames);
+
+/// The classes of an agent, its model and its tools, patched if they need to be
+/// (bind_prepare.cpp). Never raises.
+void prepare_agent(PyObject* agent) noexcept;
 
 /// "TypeName: message" of a Python exception.
 std::string error_text(PyObject* error);

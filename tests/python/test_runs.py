@@ -109,3 +109,39 @@ def test_one_agent_run_in_two_threads_at_once_keeps_each_step_in_its_own_run(tel
         thread.join()
     (step,) = spans_of(telemetry.get_session_data(), SpanKind.STEP)
     assert step.parent_id == runs["A"] and step.end_time is not None
+
+
+def test_run_arguments_given_any_way_are_traced_and_a_bad_call_fails_as_it_would(telemetry):
+    def agent(answer):
+        return CodeAgent(tools=[], model=ScriptedModel([code(f"final_answer({answer!r})")]), max_steps=2)
+
+    assert agent("kw").run(task="by keyword") == "kw"
+    assert list(agent("pos").run("streamed positionally", True))[-1].output == "pos"
+    assert list(agent("kwstream").run(task="streamed by keyword", stream=True))[-1].output == "kwstream"
+    session = telemetry.get_session_data()
+    described = {t.description: t for t in session.tasks}
+    for text in ("by keyword", "streamed positionally", "streamed by keyword"):
+        assert described[text].status == TaskStatus.COMPLETED, text
+        assert any(a.parent_id == described[text].span_id for a in spans_of(session, SpanKind.AGENT)), text
+
+    runs_before = len(spans_of(session, SpanKind.AGENT))
+    try:
+        agent("none").run()  # no task: smolagents' own TypeError, untouched
+    except TypeError as error:
+        assert "task" in str(error)
+    else:
+        raise AssertionError("run() without a task did not fail")
+
+    class Unreadable:
+        def __bool__(self):
+            raise ValueError("no truth here")
+
+    try:
+        agent("odd").run("odd stream flag", stream=Unreadable())
+    except ValueError as error:
+        assert str(error) == "no truth here"
+    else:
+        raise AssertionError("smolagents did not fail on the stream flag")
+    after = telemetry.get_session_data()
+    assert len(spans_of(after, SpanKind.AGENT)) == runs_before + 1  # the odd run, failed
+    assert [t for t in after.tasks if t.description == "odd stream flag"][0].status == TaskStatus.FAILED

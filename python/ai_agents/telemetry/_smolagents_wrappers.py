@@ -101,32 +101,15 @@ def wrap_tool_call(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- agent runs ------------------------------------------------------------------------------
 # The span of a run, and the task of an outermost run, are opened and closed by the engine
-# (_core.begin_agent_run / end_agent_run, bind_runs.cpp): one call each way per run.
+# (_core.begin_agent_run / end_agent_run, bind_runs.cpp).
 
-def wrap_run(original: Callable[..., Any], prepare: Callable[[Any], None]) -> Callable[..., Any]:
-    def run(self: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _core.recording():
-            return original(self, task, *args, **kwargs)
-        prepare(self)  # never raises
-        if kwargs.get("stream", args[0] if args else False):
-            return _streamed_run(original, self, task, args, kwargs)
-        span = _core.begin_agent_run(self, task)  # never raises; 0 when nothing was opened
-        token = current_span.set(span) if span else None
-        try:
-            result = original(self, task, *args, **kwargs)
-        except BaseException as error:
-            _core.end_agent_run(self, span, error)
-            raise
-        finally:
-            if token is not None:
-                current_span.reset(token)
-        _core.end_agent_run(self, span)
-        return result
-
-    return mark(run, original)
+def wrap_run(original: Callable[..., Any]) -> Callable[..., Any]:
+    """MultiStepAgent.run: a C++ hook (call_agent_run in bind_runs.cpp) prepares the agent's
+    classes and opens and closes the run around the call; a streamed run comes to _streamed_run."""
+    return _core.make_hook(original, HookKind.AGENT_RUN, _streamed_run)
 
 
-def _streamed_run(original: Callable[..., Any], agent: Any, task: Any, args: Any, kwargs: Any) -> Any:
+def _streamed_run(original: Callable[..., Any], agent: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
     """run(stream=True): smolagents sets the run up now and steps it as the generator is
     consumed. The run's span opens at the first item, so a generator never consumed leaves
     nothing open; a setup that raises is a failed run."""

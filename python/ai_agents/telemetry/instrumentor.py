@@ -131,8 +131,7 @@ class AgentInstrumentor:
 
         collector()  # the C++ hooks record into the collector the Python wrappers use
         _core.set_class_checks(list(_AGENT_METHODS), list(_MODEL_METHODS), tools.Tool, self._prepare_class)
-        self._patch(agents.MultiStepAgent, "run",
-                    lambda original: wrappers.wrap_run(original, _core.prepare_agent))
+        self._patch(agents.MultiStepAgent, "run", wrappers.wrap_run)
         self._patch(agents.MultiStepAgent, "_finalize_step", wrappers.wrap_finalize_step)
         for cls in [agents.MultiStepAgent, *_all_subclasses(agents.MultiStepAgent)]:
             self._patch_agent_class(cls)
