@@ -88,6 +88,7 @@ TelemetryCollector::TelemetryCollector(std::shared_ptr<detail::SessionCore> core
 TelemetryCollector::TelemetryCollector(const TelemetryCollector& other) noexcept
     : TelemetryCollector(other.core_) {
     lane_ = other.lane_;
+    lane_buffer_ = other.lane_buffer_;
 }
 
 TelemetryCollector& TelemetryCollector::operator=(const TelemetryCollector& other) noexcept {
@@ -96,6 +97,7 @@ TelemetryCollector& TelemetryCollector::operator=(const TelemetryCollector& othe
         core_ = other.core_;
         enabled_ = other.enabled_;
         lane_ = other.lane_;
+        lane_buffer_ = other.lane_buffer_;
         if (core_) core_->collectors.fetch_add(1, std::memory_order_relaxed);
     }
     return *this;
@@ -108,7 +110,10 @@ TelemetryCollector::~TelemetryCollector() {
 TelemetryCollector TelemetryCollector::serialized() const noexcept {
     TelemetryCollector copy(*this);
     try {
-        if (core_) copy.lane_ = core_->log.open_lane();
+        if (core_) {
+            copy.lane_ = core_->log.open_lane();
+            copy.lane_buffer_ = &copy.lane_->buffer();
+        }
     } catch (...) {
         report_exception("serialized");  // the copy writes to the threads' buffers instead
     }
@@ -116,7 +121,7 @@ TelemetryCollector TelemetryCollector::serialized() const noexcept {
 }
 
 detail::ThreadBuffer& TelemetryCollector::buffer() const {
-    return lane_ ? lane_->buffer() : core_->log.local();
+    return lane_buffer_ != nullptr ? *lane_buffer_ : core_->log.local();
 }
 
 std::uint64_t TelemetryCollector::current_span() const noexcept {
@@ -185,7 +190,7 @@ bool TelemetryCollector::end_task(std::string_view task_id, TaskStatus status) n
 }
 
 void TelemetryCollector::prefetch() const noexcept {
-    if (lane_) lane_->buffer().prefetch_next();  // threads' buffers: a lookup first
+    if (lane_buffer_ != nullptr) lane_buffer_->prefetch_next();  // threads' buffers: a lookup first
 }
 
 void TelemetryCollector::record_llm_call(std::string_view model, std::int64_t prompt_tokens,

@@ -98,6 +98,7 @@ private:
     std::shared_ptr<detail::SessionCore> core_;
     const std::atomic<bool>* enabled_ = nullptr;  // the core's flag, cached for the hot path
     std::shared_ptr<detail::SharedLane> lane_;    // set: events go there, not to the thread's buffer
+    detail::ThreadBuffer* lane_buffer_ = nullptr;  // the lane's buffer, one indirection fewer
 };
 
 /// RAII span: begins on construction, is the calling thread's current span while alive, ends on
