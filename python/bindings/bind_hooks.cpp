@@ -13,9 +13,7 @@
 #include "hook_state.hpp"
 
 #include <chrono>
-#include <iterator>
 #include <string>
-#include <vector>
 
 #include <structmember.h>
 
@@ -228,20 +226,8 @@ PyObject* call_submit(Hook* hook, PyObject* const* args, std::size_t nargsf, PyO
         get_error_handler().record(operation_of(hook->kind), "cannot copy the context");
         return call_original(hook, args, nargsf, kwnames);
     }
-    const Py_ssize_t keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    const auto total = static_cast<std::size_t>(positional + keywords + 2);
-    PyObject* on_stack[16];
-    std::vector<PyObject*> on_heap;
-    PyObject** forwarded = on_stack;
-    if (total > std::size(on_stack)) {
-        on_heap.resize(total);
-        forwarded = on_heap.data();
-    }
-    forwarded[0] = args[0];                 // the executor
-    forwarded[1] = state().context_run;     // Context.run, unbound
-    forwarded[2] = context.get();           // ... of this copy
-    for (Py_ssize_t i = 1; i < positional + keywords; ++i) forwarded[i + 2] = args[i];
-    return PyObject_Vectorcall(hook->original, forwarded, static_cast<std::size_t>(positional + 2), kwnames);
+    // After the executor: Context.run, unbound, and this copy to run it in.
+    return vectorcall_inserting(hook->original, args, nargsf, kwnames, 1, {state().context_run, context.get()});
 }
 
 PyObject* hook_vectorcall(PyObject* callable, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {

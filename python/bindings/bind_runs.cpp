@@ -10,9 +10,6 @@
 
 #include <nanobind/stl/optional.h>
 
-#include <algorithm>
-#include <vector>
-
 namespace nb = nanobind;
 
 namespace sop_telemetry::python {
@@ -117,17 +114,6 @@ void end_agent_run(PyObject* agent, std::uint64_t span, PyObject* error, std::op
     }
 }
 
-/// stream=True: the Python side wraps the generator smolagents returns (_streamed_run).
-PyObject* hand_streamed_run(PyObject* original, PyObject* streamed, PyObject* const* args, std::size_t nargsf,
-                            PyObject* kwnames) {
-    const Py_ssize_t given = PyVectorcall_NARGS(nargsf) + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
-    std::vector<PyObject*> forwarded(static_cast<std::size_t>(given) + 1);
-    forwarded[0] = original;
-    std::copy(args, args + given, forwarded.begin() + 1);
-    return PyObject_Vectorcall(streamed, forwarded.data(), static_cast<std::size_t>(PyVectorcall_NARGS(nargsf) + 1),
-                               kwnames);
-}
-
 bool is_streamed(PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     PyObject* stream = argument(args, nargsf, kwnames, 2, names().stream);
     if (stream == nullptr) return false;
@@ -160,7 +146,9 @@ PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const
     }
     PyObject* agent = args[0];
     prepare_agent(agent);
-    if (is_streamed(args, nargsf, kwnames)) return hand_streamed_run(original, streamed, args, nargsf, kwnames);
+    if (is_streamed(args, nargsf, kwnames)) {  // the Python side wraps the generator run returns
+        return vectorcall_inserting(streamed, args, nargsf, kwnames, 0, {original});
+    }
     const std::uint64_t span = begin_agent_run(agent, task);  // never raises; 0 when nothing was opened
     const Ref token(enter_span(span));
     PyObject* result = PyObject_Vectorcall(original, args, nargsf, kwnames);

@@ -2,7 +2,10 @@
 
 #include <nanobind/nanobind.h>
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
+#include <vector>
 
 namespace sop_telemetry::python {
 
@@ -104,6 +107,24 @@ PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames,
         if (PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), keyword) == 0) return args[positional + i];
     }
     return nullptr;
+}
+
+PyObject* vectorcall_inserting(PyObject* callable, PyObject* const* args, std::size_t nargsf, PyObject* kwnames,
+                               Py_ssize_t at, std::initializer_list<PyObject*> extra) {
+    const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
+    const Py_ssize_t given = positional + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    const auto added = static_cast<Py_ssize_t>(extra.size());
+    PyObject* on_stack[16];
+    std::vector<PyObject*> on_heap;
+    PyObject** forwarded = on_stack;
+    if (static_cast<std::size_t>(given + added) > std::size(on_stack)) {
+        on_heap.resize(static_cast<std::size_t>(given + added));
+        forwarded = on_heap.data();
+    }
+    std::copy(args, args + at, forwarded);
+    std::copy(extra.begin(), extra.end(), forwarded + at);
+    std::copy(args + at, args + given, forwarded + at + added);
+    return PyObject_Vectorcall(callable, forwarded, static_cast<std::size_t>(positional + added), kwnames);
 }
 
 std::string error_text(PyObject* error) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -121,6 +122,11 @@ void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run = 0);
 /// A vectorcall argument given at `position` or as `keyword` (borrowed; null when absent).
 PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,
                    PyObject* keyword);
+
+/// callable(*args[:at], *extra, *args[at:], **keywords): positional `extra` inserted at `at`
+/// (at most the number of positional arguments), the arguments on the stack when they fit.
+PyObject* vectorcall_inserting(PyObject* callable, PyObject* const* args, std::size_t nargsf, PyObject* kwnames,
+                               Py_ssize_t at, std::initializer_list<PyObject*> extra);
 
 /// MultiStepAgent.run in place of the original (bind_runs.cpp): a run's span, and the task of an
 /// outermost run, around the call; a streamed run (stream=True) goes to `streamed`, a Python
