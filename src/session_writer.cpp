@@ -8,7 +8,8 @@
 #include <csignal>
 #include <filesystem>
 #include <pthread.h>
-#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace sop_telemetry::detail {
 
@@ -111,14 +112,14 @@ void SessionWriter::count_failure(const char* operation, const std::string& erro
 
 namespace {
 
-/// Linux's SCHED_IDLE for the calling thread (and the git processes it starts, which inherit
-/// it): it runs on CPU time the host's threads leave, so on a busy CPU the host goes first.
-/// Agents wait for their models most of the time, so the worker rarely waits long; on a CPU
-/// kept busy without a break it still gets a small share and catches up later.
-void run_at_idle_priority() noexcept {
-#ifdef SCHED_IDLE
-    sched_param idle{};
-    ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
+/// The lowest priority (nice 19) for the calling thread and the git processes it starts, which
+/// inherit it: on a CPU the host keeps busy, the host's threads get nearly all of it and the
+/// worker a small share (about 1.5 % against one busy thread) — more than the journal needs, so
+/// it stays within a flush interval or so of the host, never starved. (SCHED_IDLE, tried
+/// first, starved it on a machine busy with other processes: a killed process lost its journal.)
+void run_at_lowest_priority() noexcept {
+#ifdef __linux__
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
 #endif
 }
 
@@ -127,7 +128,7 @@ void run_at_idle_priority() noexcept {
 void SessionWriter::run_worker() {
     // Named, so `top -H` and `ps -L` tell it apart from the host's threads (15 bytes at most).
     ::pthread_setname_np(::pthread_self(), "sop-telemetry");
-    run_at_idle_priority();
+    run_at_lowest_priority();
     // Two cadences: the journal is appended (and synced) once per flush interval; git
     // snapshots for code metrics are taken when tasks start or end, one batch at a time and
     // spaced so that git gets at most 1 % of a CPU: at least kMinSnapshotSpacing, or 100 times

@@ -56,9 +56,9 @@ private:
     void tick();                    // under io_mutex_
     /// Under io_mutex_. Stopped as soon as `cancel` is non-zero: the jobs go back in the queue.
     void process_code_jobs(const std::atomic<int>* cancel = nullptr);
-    /// io_mutex_ for a host thread. The worker runs at idle priority, and on a busy machine its
-    /// git snapshot may crawl: that snapshot is stopped (its jobs wait for the next one, taken
-    /// at the host thread's priority) instead of waited for.
+    /// io_mutex_ for a host thread. The worker runs at the lowest priority, and on a busy
+    /// machine its git snapshot may crawl: that snapshot is stopped (its jobs wait for the next
+    /// one, taken at the host thread's priority) instead of waited for.
     std::unique_lock<std::mutex> lock_io_ahead_of_worker();
     bool append_journal();          // under io_mutex_
     bool ensure_journal_open();     // under io_mutex_

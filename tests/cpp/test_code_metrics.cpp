@@ -128,9 +128,9 @@ private:
     std::string previous_;
 };
 
-// The worker runs git at idle priority, so on a busy machine a snapshot can take long. A host
-// thread that needs the files (flush, shutdown) stops it and takes the snapshot itself instead
-// of waiting. The first git the worker starts here hangs (a stuck or starved git).
+// The worker runs git at the lowest priority, so on a busy machine a snapshot can take long. A
+// host thread that needs the files (flush, shutdown) stops it and takes the snapshot itself
+// instead of waiting. The first git the worker starts here hangs (a stuck or starved git).
 class SlowWorkerSnapshot : public ::testing::TestWithParam<bool> {};  // param: shut down (else flush)
 
 TEST_P(SlowWorkerSnapshot, AHostThreadDoesNotWaitForIt) {
