@@ -38,7 +38,7 @@ _AGENT_METHODS = ("_step_stream", "_generate_planning_step")  # see _patch_agent
 _PATCHED_NAMES = frozenset({*_AGENT_METHODS, "__call__", *_MODEL_METHODS})
 
 
-# The engine holds the instrumentor's _prepare_class (bind_class_checks.cpp): let it go before
+# The engine holds the instrumentor's _prepare_class (bind_prepare.cpp): let it go before
 # the interpreter tears modules down.
 atexit.register(_core.forget_class_checks)
 
