@@ -107,7 +107,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     HookState& s = state();
-    if (!s.collector || !s.collector->is_enabled() || inside_llm) {
+    if (!recording() || inside_llm) {
         return call_original(hook, args, nargsf, kwnames);
     }
     inside_llm = true;
@@ -141,7 +141,7 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
 
 PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     HookState& s = state();
-    if (!s.collector || !s.collector->is_enabled()) return call_original(hook, args, nargsf, kwnames);
+    if (!recording()) return call_original(hook, args, nargsf, kwnames);
     std::uint64_t span = 0;
     s.collector->prefetch();
     try {
@@ -178,7 +178,7 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
 /// `_finalize_step`, where the step arrives complete with its error.
 PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     HookState& s = state();
-    if (s.collector && s.collector->is_enabled()) {
+    if (recording()) {
         s.collector->prefetch();
         try {
             fail_if_injected();
@@ -399,8 +399,6 @@ void bind_hooks(nb::module_& m) {
           },
           nb::arg("inside"), "Marks this thread as inside a traced LLM call; returns the previous mark.");
     m.def("inside_llm_call", [] { return inside_llm; }, "Whether this thread is inside a traced LLM call.");
-    m.def("recording", [] { return state().collector && state().collector->is_enabled(); },
-          "Whether the hooks record: a collector is set and telemetry is enabled.");
     m.def("current_parent", [] { return current_parent(); },
           "The span a span begun here hangs under: the open step or tool call standing in for "
           "the context's span, else that span.");

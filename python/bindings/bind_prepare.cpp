@@ -19,12 +19,12 @@ namespace sop_telemetry::python {
 
 namespace {
 
-/// What set_class_checks gave, as plain CPython references released by forget(): nothing of
+/// What set_class_checks gave, released by forget_class_checks (at exit too): nothing of
 /// nanobind's outlives the module.
 struct PrepareState {
     std::vector<nb::object> agent_methods;  // patched on agent classes
     std::vector<nb::object> model_methods;  // on model classes, duck-typed ones included
-    nb::object call_name;                   // "__call__", on Tool subclasses
+    std::vector<nb::object> tool_methods;   // "__call__", on Tool subclasses
     nb::object tool_class;                  // smolagents' Tool
     nb::object look_closer;                 // Python: patches a class (and its bases)
 };
@@ -73,11 +73,10 @@ void prepare_tools(PyObject* tools) {
     if (tools == nullptr || tools == Py_None || !p.tool_class.is_valid()) return;
     Ref values(PyDict_Check(tools) ? PyDict_Values(tools) : PyMapping_Values(tools));
     if (!values) throw_python_error("an agent's tools");
-    const std::vector<nb::object> call{p.call_name};
     auto* tool_class = reinterpret_cast<PyTypeObject*>(p.tool_class.ptr());
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values.get()); ++i) {
         PyObject* tool = PyList_GET_ITEM(values.get(), i);
-        if (PyType_IsSubtype(Py_TYPE(tool), tool_class) && misses_a_hook(tool, call)) look_closer(tool);
+        if (PyType_IsSubtype(Py_TYPE(tool), tool_class) && misses_a_hook(tool, p.tool_methods)) look_closer(tool);
     }
 }
 
@@ -109,7 +108,7 @@ void bind_prepare(nb::module_& m) {
               PrepareState& p = prepare_state();
               p.agent_methods = as_objects(agent_methods);
               p.model_methods = as_objects(model_methods);
-              p.call_name = nb::str("__call__");
+              p.tool_methods = {nb::str("__call__")};
               p.tool_class = std::move(tool_class);
               p.look_closer = std::move(look_closer);
           },

@@ -54,7 +54,7 @@ TaskStatus run_outcome(PyObject* agent) noexcept {
 
 std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
     HookState& s = state();
-    if (!s.collector || !s.collector->is_enabled()) return 0;
+    if (!recording()) return 0;
     OpenRun run{agent, 0, 0, {}};
     try {
         fail_if_injected();
@@ -139,9 +139,8 @@ void leave_span(const Ref& token) {
 
 PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const* args, std::size_t nargsf,
                          PyObject* kwnames) {
-    HookState& s = state();
     PyObject* task = argument(args, nargsf, kwnames, 1, names().task);
-    if (!s.collector || !s.collector->is_enabled() || task == nullptr) {  // no task: let run complain
+    if (!recording() || task == nullptr) {  // no task: let run complain
         return PyObject_Vectorcall(original, args, nargsf, kwnames);
     }
     PyObject* agent = args[0];

@@ -58,6 +58,9 @@ extern HookState hook_state;  // made when the module loads; no guard to check o
 
 inline HookState& state() { return hook_state; }
 
+/// Whether the hooks record: a collector is set and telemetry is enabled.
+inline bool recording() { return hook_state.collector && hook_state.collector->is_enabled(); }
+
 /// Attribute names, interned once.
 struct Names {
     PyObject* token_usage;
