@@ -11,9 +11,10 @@
    would drown a 1 % effect; pinned it is about 2 %, and the median over many processes is
    steady. Pinned is also the harder case for us: our background worker (journal, git
    snapshots for code metrics) competes for that one CPU instead of idling on another.
-   Reported: the median of all runs per configuration, the overhead of ours (target <= +1 %),
-   its spread over the rounds (each round's ours / bare), and how many LLM spans each recorded
-   for the scripted model, which is a user subclass of smolagents.Model.
+   Reported: the median of all runs per configuration, the overhead of ours (target <= +1 %)
+   with a 95 % bootstrap interval (whole rounds resampled), its spread over the rounds (each
+   round's ours / bare), and how many LLM spans each recorded for the scripted model, which is
+   a user subclass of smolagents.Model.
 3. What recording alone costs: telemetry on and off alternating run by run in the same
    interpreters (PAIRED_INTERPRETERS of them, PAIRS pairs each). No spread between
    interpreters, but the hooks are installed in both halves (their presence is not counted).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -32,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 20
 RUNS_PER_ROUND = 20
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "24"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "40"))
 PAIRED_INTERPRETERS = 6
 PAIRS = 100
 
@@ -148,6 +150,23 @@ def paired_overhead(env: dict[str, str]) -> list[float]:
     return sorted(ratios)
 
 
+def overhead_interval(bare_rounds: list[list[float]], ours_rounds: list[list[float]],
+                      resamples: int = 2000) -> tuple[float, float]:
+    """95 % bootstrap interval (in %) of median(ours) / median(bare) - 1 over all runs: whole
+    rounds are drawn with replacement, so a round's bare and ours runs stay together and the
+    spread between interpreters is what the interval shows."""
+    draw = random.Random(0)
+    count = len(bare_rounds)
+    estimates = []
+    for _ in range(resamples):
+        picks = [draw.randrange(count) for _ in range(count)]
+        bare = statistics.median(t for i in picks for t in bare_rounds[i])
+        ours = statistics.median(t for i in picks for t in ours_rounds[i])
+        estimates.append((ours / bare - 1) * 100)
+    cuts = statistics.quantiles(estimates, n=40)  # 2.5 % steps
+    return cuts[0], cuts[-1]
+
+
 def record_llm_call_cost() -> tuple[float, float]:
     """(Python collector, raw _core) microseconds per record_llm_call."""
     import timeit
@@ -177,8 +196,8 @@ def main() -> int:
     os.environ["SOP_TELEMETRY_DIR"] = store
     python_us, engine_us = record_llm_call_cost()
     modes = ["bare", "ours", "openinference"]
-    results: dict[str, dict] = {m: {"times": [], "rounds": [], "llm_spans_per_run": None}
-                                for m in modes}
+    results: dict[str, dict] = {m: {"times": [], "rounds": [], "round_times": [],
+                                    "llm_spans_per_run": None} for m in modes}
     for round_number in range(ROUNDS):
         shift = round_number % len(modes)
         for mode in modes[shift:] + modes[:shift]:
@@ -187,6 +206,7 @@ def main() -> int:
             data = json.loads(out.strip().splitlines()[-1])
             results[mode]["times"] += data["times"]
             results[mode]["rounds"].append(statistics.median(data["times"]))
+            results[mode]["round_times"].append(data["times"])
             results[mode]["llm_spans_per_run"] = data["llm_spans_per_run"]
     paired = paired_overhead(env)
     median = {m: statistics.median(r["times"]) * 1e3 for m, r in results.items()}
@@ -195,6 +215,7 @@ def main() -> int:
     quartiles = statistics.quantiles(round_ratios, n=4)
     overhead = {m: (median[m] / median["bare"] - 1) * 100 for m in median}
     per_step_us = (median["ours"] - median["bare"]) * 1e3 / STEPS
+    low, high = overhead_interval(results["bare"]["round_times"], results["ours"]["round_times"])
     print(f"record_llm_call from Python: {python_us:.2f} us per call "
           f"(raw _core: {engine_us:.2f} us)  target <= 1.5 us  "
           f"{'ok' if python_us <= 1.5 else 'MISSED'}")
@@ -206,6 +227,7 @@ def main() -> int:
               + (f"  LLM spans per run: {spans}" if spans is not None else ""))
     print(f"  ours: {per_step_us:.1f} us of telemetry per step (step + LLM call + tool call); "
           f"target <= +1 %  {'ok' if overhead['ours'] <= 1.0 else 'MISSED'}")
+    print(f"  ours: 95 % interval of that overhead (rounds resampled): {low:+.1f} % .. {high:+.1f} %")
     print(f"  ours vs bare, round by round: median {statistics.median(round_ratios):+.1f} %, "
           f"middle half {quartiles[0]:+.1f} % .. {quartiles[2]:+.1f} %")
     print(f"  recording cost alone, telemetry on vs off alternating in the same interpreters "
