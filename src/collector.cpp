@@ -152,7 +152,7 @@ std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::strin
         event.kind = SpanKind::task;
         event.status = TaskStatus::running;
         event.span_id = buffer.next_span_id(SpanKind::task);
-        event.parent_id = parent_id != 0 ? parent_id : current_span();
+        event.parent_id = parent_or_current(parent_id);
         event.start_ns = detail::now_ns();
         event.name = buffer.arena().copy(detail::clip_utf8(task_id, detail::kMaxNameBytes));
         event.detail = buffer.arena().copy(detail::clip_utf8(description, detail::kMaxTextBytes));
@@ -207,7 +207,7 @@ void TelemetryCollector::record_llm_call(const LlmCallInfo& call) noexcept {
     if (!is_enabled()) return;
     try {
         const TokenCounts tokens = sanitized(call.tokens, "record_llm_call");
-        append_finished(*core_, buffer(), call.parent_id != 0 ? call.parent_id : current_span(),
+        append_finished(*core_, buffer(), parent_or_current(call.parent_id),
                         {SpanKind::llm, call.model, {}, call.error, call.duration,
                          !call.error.empty(), tokens});
     } catch (...) {
@@ -220,7 +220,7 @@ void TelemetryCollector::record_agent_execution(std::string_view agent_type,
                                                 std::uint64_t parent_id) noexcept {
     if (!is_enabled()) return;
     try {
-        append_finished(*core_, buffer(), parent_id != 0 ? parent_id : current_span(),
+        append_finished(*core_, buffer(), parent_or_current(parent_id),
                         {SpanKind::agent, agent_name, agent_type, {}, duration, false, {}});
     } catch (...) {
         report_exception("record_agent_execution");
@@ -232,7 +232,7 @@ void TelemetryCollector::record_tool_usage(std::string_view tool_name, double du
                                            std::uint64_t parent_id) noexcept {
     if (!is_enabled()) return;
     try {
-        append_finished(*core_, buffer(), parent_id != 0 ? parent_id : current_span(),
+        append_finished(*core_, buffer(), parent_or_current(parent_id),
                         {SpanKind::tool, tool_name, {}, error, duration,
                          !success || !error.empty(), {}});
     } catch (...) {
@@ -255,7 +255,7 @@ std::uint64_t TelemetryCollector::begin_span(SpanKind kind, std::string_view nam
         event.kind = kind;
         event.status = TaskStatus::running;
         event.span_id = buffer.next_span_id(kind);
-        event.parent_id = parent_id != 0 ? parent_id : current_span();
+        event.parent_id = parent_or_current(parent_id);
         event.start_ns = detail::now_ns();
         event.name = buffer.arena().intern(detail::clip_utf8(name, detail::kMaxNameBytes));
         event.detail = buffer.arena().intern(detail::clip_utf8(detail, detail::kMaxNameBytes));

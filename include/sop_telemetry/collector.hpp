@@ -40,6 +40,10 @@ struct SpanEnd {
 
 class TelemetryCollector {
 public:
+    /// As a `parent_id`: the span is a root, whatever the current context (0 means the current
+    /// context: the thread's innermost scope or the newest open task, see current_span()).
+    static constexpr std::uint64_t kRoot = ~std::uint64_t{0};
+
     /// A handle on the process-wide manager's session (initialising it on first use).
     TelemetryCollector() noexcept;
     explicit TelemetryCollector(std::shared_ptr<detail::SessionCore> core) noexcept;
@@ -51,7 +55,8 @@ public:
     bool start_task(std::string_view task_id, std::string_view description,
                     std::string_view sop_category = {}) noexcept;
     /// start_task that returns the task's span id (0 when it was refused), for callers that
-    /// parent spans explicitly, such as the Python front. `parent_id` 0: the current context.
+    /// parent spans explicitly, such as the Python front. `parent_id` 0: the current context;
+    /// kRoot: none.
     std::uint64_t open_task(std::string_view task_id, std::string_view description,
                             std::string_view sop_category = {}, std::uint64_t parent_id = 0) noexcept;
     /// Closes an open task; false when it is not open.
@@ -94,6 +99,10 @@ public:
 
 private:
     detail::ThreadBuffer& buffer() const;
+    /// `parent_id` as recorded: kRoot is none, 0 the current context.
+    std::uint64_t parent_or_current(std::uint64_t parent_id) const noexcept {
+        return parent_id == kRoot ? 0 : parent_id != 0 ? parent_id : current_span();
+    }
 
     std::shared_ptr<detail::SessionCore> core_;
     const std::atomic<bool>* enabled_ = nullptr;  // the core's flag, cached for the hot path

@@ -132,6 +132,26 @@ TEST_F(CollectorTest, ATaskCanOpenUnderAnExplicitParentSpan) {
     EXPECT_EQ(s.tasks[0].llm_calls.size(), 1u);
 }
 
+TEST_F(CollectorTest, ARootParentIsNoneWhileATaskIsOpen) {
+    ASSERT_TRUE(collector.start_task("open", "the newest open task"));
+    const std::uint64_t task = collector.open_task("other", "a root of its own", {}, TelemetryCollector::kRoot);
+    const std::uint64_t span = collector.begin_span(SpanKind::tool, "stray", TelemetryCollector::kRoot);
+    collector.end_span(span);
+    collector.record_llm_call({"gpt-4o", {1, 1, 0, 0, 0}, 0.1, {}, TelemetryCollector::kRoot});
+    collector.record_tool_usage("also stray", 0.1, true, {}, TelemetryCollector::kRoot);
+    collector.record_agent_execution("micro", "lone agent", 0.1, TelemetryCollector::kRoot);
+    collector.end_task("other");
+    collector.end_task("open");
+    const TelemetrySession s = session();
+    ASSERT_NE(task, 0u);
+    for (const Span& recorded : s.spans) {
+        if (recorded.name != "open") EXPECT_EQ(recorded.parent_id, 0u) << recorded.name;
+    }
+    ASSERT_EQ(s.tasks.size(), 2u);
+    for (const TaskExecution& t : s.tasks) EXPECT_TRUE(t.llm_calls.empty() && t.tools.empty()) << t.task_id;
+    EXPECT_EQ(s.outside_tasks.llm_calls.size(), 1u);
+}
+
 TEST_F(CollectorTest, StreamingLlmSpanTakesTokensAtTheEnd) {
     const std::uint64_t id = collector.begin_span(SpanKind::llm, "gpt-4o");
     collector.end_span(id, {TaskStatus::completed, {}, TokenCounts{100, 20, 60, 0, 5}});
