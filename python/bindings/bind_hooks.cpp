@@ -13,6 +13,7 @@
 #include "hook_state.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <string>
 
 #include <structmember.h>
@@ -61,28 +62,56 @@ std::string_view step_name(PyObject* memory_step) {
     return s.step_names[static_cast<std::size_t>(value)];
 }
 
-std::int64_t int_field(PyObject* source, PyObject* first, PyObject* second = nullptr) {
-    Ref level(member(source, first));
-    if (second == nullptr) return int_value(level.get());
-    Ref value(member(level.get(), second));
-    return int_value(value.get());
+/// A token count: an int, or a float holding a whole number, within 64 bits (negative ones
+/// the engine sets to 0 and records). Anything else present counts 0 and is recorded as a
+/// telemetry error.
+std::int64_t token_count(PyObject* value) {
+    if (value == nullptr || value == Py_None) return 0;
+    if (PyLong_Check(value) && !PyBool_Check(value)) {
+        int overflow = 0;
+        const long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow == 0 && !(number == -1 && PyErr_Occurred())) return number;
+        PyErr_Clear();
+    } else if (PyFloat_Check(value)) {
+        const double number = PyFloat_AS_DOUBLE(value);
+        if (std::trunc(number) == number && std::fabs(number) < 9.0e18) return static_cast<std::int64_t>(number);
+    }
+    get_error_handler().record("llm_call", "a token count that is not a whole number within 64 bits counts 0");
+    return 0;
 }
 
-TokenCounts tokens_of(PyObject* message) {
+std::int64_t int_field(PyObject* source, PyObject* first, PyObject* second = nullptr) {
+    Ref level(member(source, first));
+    if (second == nullptr) return token_count(level.get());
+    Ref value(member(level.get(), second));
+    return token_count(value.get());
+}
+
+/// The tokens of a model's response. Never throws: a part that cannot be read (a property that
+/// raises) is a recorded telemetry error, and the call is still recorded with the rest.
+TokenCounts tokens_of(PyObject* message) noexcept {
     const Names& n = names();
     TokenCounts tokens;
-    Ref usage(member(message, n.token_usage));
-    tokens.prompt_tokens = int_field(usage.get(), n.input_tokens);
-    tokens.completion_tokens = int_field(usage.get(), n.output_tokens);
+    try {
+        Ref usage(member(message, n.token_usage));
+        tokens.prompt_tokens = int_field(usage.get(), n.input_tokens);
+        tokens.completion_tokens = int_field(usage.get(), n.output_tokens);
+    } catch (...) {
+        record_failure("llm_call");
+    }
     // Cache and reasoning tokens, when the provider's raw response gives them (OpenAI-style
     // usage.*_details, Anthropic-style usage.cache_*_input_tokens).
-    Ref raw(member(message, n.raw));
-    Ref raw_usage(member(raw.get(), n.usage));
-    if (raw_usage) {
-        tokens.cache_read_tokens = int_field(raw_usage.get(), n.prompt_tokens_details, n.cached_tokens);
-        if (tokens.cache_read_tokens == 0) tokens.cache_read_tokens = int_field(raw_usage.get(), n.cache_read_input_tokens);
-        tokens.cache_write_tokens = int_field(raw_usage.get(), n.cache_creation_input_tokens);
-        tokens.reasoning_tokens = int_field(raw_usage.get(), n.completion_tokens_details, n.reasoning_tokens);
+    try {
+        Ref raw(member(message, n.raw));
+        Ref raw_usage(member(raw.get(), n.usage));
+        if (raw_usage) {
+            tokens.cache_read_tokens = int_field(raw_usage.get(), n.prompt_tokens_details, n.cached_tokens);
+            if (tokens.cache_read_tokens == 0) tokens.cache_read_tokens = int_field(raw_usage.get(), n.cache_read_input_tokens);
+            tokens.cache_write_tokens = int_field(raw_usage.get(), n.cache_creation_input_tokens);
+            tokens.reasoning_tokens = int_field(raw_usage.get(), n.completion_tokens_details, n.reasoning_tokens);
+        }
+    } catch (...) {
+        record_failure("llm_call");
     }
     return tokens;
 }
@@ -139,6 +168,17 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
     return result;
 }
 
+/// Whether the newest open step or tool call of `thread` that `same_kind` accepts began for
+/// `subject`: a subclass's override calling super() comes back with the same one, and is part
+/// of the span already open.
+template <typename SameKind>
+bool reentered(const void* thread, const void* subject, SameKind same_kind) {
+    const std::vector<OpenSpan>& open = state().open_spans;
+    for (auto it = open.rbegin(); it != open.rend(); ++it)
+        if (it->thread == thread && same_kind(*it)) return it->subject == subject;
+    return false;
+}
+
 PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     HookState& s = state();
     if (!recording()) return call_original(hook, args, nargsf, kwnames);
@@ -146,10 +186,15 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
     s.collector->prefetch();
     try {
         fail_if_injected();
+        PyObject* tool = args[0];
+        const void* thread = PyThreadState_Get();
+        if (reentered(thread, tool, [](const OpenSpan& open) { return open.tool; })) {
+            return call_original(hook, args, nargsf, kwnames);
+        }
         const std::uint64_t context = current_span();
-        Ref name(member(args[0], names().name));
-        span = s.collector->begin_span(SpanKind::tool, name_of(args[0], name.get()), parent_under(context));
-        if (span != 0) s.open_spans.push_back({nullptr, PyThreadState_Get(), span, context, true});
+        Ref name(member(tool, names().name));
+        span = s.collector->begin_span(SpanKind::tool, name_of(tool, name.get()), parent_under(context));
+        if (span != 0) s.open_spans.push_back({nullptr, tool, thread, span, context, true});
     } catch (...) {
         record_failure(operation_of(hook->kind));
     }
@@ -183,16 +228,20 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
         try {
             fail_if_injected();
             PyObject* agent = args[0];
+            const bool action = hook->kind == HookKind::action_step;
+            PyObject* subject = action ? argument(args, nargsf, kwnames, 1, names().memory_step)
+                                       : argument(args, nargsf, kwnames, 3, names().step);
+            const void* thread = PyThreadState_Get();
+            if (subject != nullptr &&
+                reentered(thread, subject, [agent](const OpenSpan& open) { return !open.tool && open.agent == agent; })) {
+                return call_original(hook, args, nargsf, kwnames);
+            }
             const std::uint64_t context = run_context_of(agent);
             end_step(agent, nullptr, context);  // a step never finalised (planning before 1.20) ends here
-            std::string_view name = "planning";
-            std::string_view detail = "planning";
-            if (hook->kind == HookKind::action_step) {
-                detail = "action";
-                name = step_name(argument(args, nargsf, kwnames, 1, names().memory_step));
-            }
+            const std::string_view name = action ? step_name(subject) : "planning";
+            const std::string_view detail = action ? "action" : "planning";
             const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent_under(context), detail);
-            if (span != 0) s.open_spans.push_back({agent, PyThreadState_Get(), span, context, false});
+            if (span != 0) s.open_spans.push_back({agent, subject, thread, span, context, false});
         } catch (...) {
             record_failure(operation_of(hook->kind));
         }
@@ -206,7 +255,9 @@ PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t narg
     SavedError error(result == nullptr);
     try {
         fail_if_injected();
-        end_step(args[0], argument(args, nargsf, kwnames, 1, names().memory_step), run_context_of(args[0]));
+        // An exception smolagents lets through (it runs this in a `finally`) is not on the step.
+        PyObject* raised = error.value() != nullptr ? error.value() : exception_being_handled();
+        end_step(args[0], argument(args, nargsf, kwnames, 1, names().memory_step), run_context_of(args[0]), raised);
     } catch (...) {
         record_failure(operation_of(hook->kind));
     }
@@ -401,7 +452,10 @@ void bind_hooks(nb::module_& m) {
     m.def("inside_llm_call", [] { return inside_llm; }, "Whether this thread is inside a traced LLM call.");
     m.def("current_parent", [] { return current_parent(); },
           "The span a span begun here hangs under: the open step or tool call standing in for "
-          "the context's span, else that span.");
+          "the context's span, else that span; with none in the context, the task or scope "
+          "the user opened, else the task of the one outermost agent run in progress, else "
+          "ROOT_SPAN.");
+    m.attr("ROOT_SPAN") = TelemetryCollector::kRoot;
     m.def("set_hook_fault_injection", [](bool on) { state().inject_faults = on; }, nb::arg("on"),
           "For tests: make every hook's telemetry fail, to prove the host never sees it.");
 }

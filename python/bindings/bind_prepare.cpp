@@ -63,9 +63,11 @@ bool misses_a_hook(PyObject* object, const std::vector<nb::object>& names) {
     return false;
 }
 
-void look_closer(PyObject* object) {
+/// Hands type(object) to the Python side with its role ("agent", "model" or "tool"): only the
+/// methods of that role are patched (a tool's own method named `generate` is no LLM call).
+void look_closer(PyObject* object, const char* role) {
     const nb::object& python_side = prepare_state().look_closer;
-    if (python_side.is_valid()) python_side(nb::handle(reinterpret_cast<PyObject*>(Py_TYPE(object))));
+    if (python_side.is_valid()) python_side(nb::handle(reinterpret_cast<PyObject*>(Py_TYPE(object))), role);
 }
 
 void prepare_tools(PyObject* tools) {
@@ -76,7 +78,7 @@ void prepare_tools(PyObject* tools) {
     auto* tool_class = reinterpret_cast<PyTypeObject*>(p.tool_class.ptr());
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values.get()); ++i) {
         PyObject* tool = PyList_GET_ITEM(values.get(), i);
-        if (PyType_IsSubtype(Py_TYPE(tool), tool_class) && misses_a_hook(tool, p.tool_methods)) look_closer(tool);
+        if (PyType_IsSubtype(Py_TYPE(tool), tool_class) && misses_a_hook(tool, p.tool_methods)) look_closer(tool, "tool");
     }
 }
 
@@ -91,9 +93,9 @@ void prepare_agent(PyObject* agent) noexcept {
     static PyObject* const tools_name = PyUnicode_InternFromString("tools");
     const PrepareState& p = prepare_state();
     try {
-        if (misses_a_hook(agent, p.agent_methods)) look_closer(agent);
+        if (misses_a_hook(agent, p.agent_methods)) look_closer(agent, "agent");
         Ref model(member(agent, model_name));
-        if (model && model.get() != Py_None && misses_a_hook(model.get(), p.model_methods)) look_closer(model.get());
+        if (model && model.get() != Py_None && misses_a_hook(model.get(), p.model_methods)) look_closer(model.get(), "model");
         Ref tools(member(agent, tools_name));
         prepare_tools(tools.get());
     } catch (...) {
@@ -114,7 +116,8 @@ void bind_prepare(nb::module_& m) {
           },
           nb::arg("agent_methods"), nb::arg("model_methods"), nb::arg("tool_class"), nb::arg("look_closer"),
           "The methods prepare_agent expects to be hooks, smolagents' Tool class, and the Python "
-          "function it hands the class of an object with a method that is not.");
+          "function it hands the class of an object with a method that is not, with the "
+          "object's role: look_closer(cls, 'agent' | 'model' | 'tool').");
     m.def("forget_class_checks", [] { prepare_state() = PrepareState(); },
           "Lets go of what set_class_checks gave (uninstrument, interpreter exit).");
     m.def("prepare_agent", [](nb::handle agent) { prepare_agent(agent.ptr()); }, nb::arg("agent"),

@@ -18,14 +18,6 @@ namespace {
 
 constexpr Py_ssize_t kMaxTaskText = 2000;  // characters of the task text kept as its description
 
-/// A task opened by a run (not by the user): a run beginning under it is a new outermost run
-/// of another thread, not part of that task.
-bool opened_by_a_run(std::uint64_t task_span) {
-    for (const OpenRun& run : state().open_runs)
-        if (run.task_span == task_span) return true;
-    return false;
-}
-
 /// str(task), its first kMaxTaskText characters.
 std::string task_text(PyObject* task) {
     Ref text(PyObject_Str(task));
@@ -58,16 +50,14 @@ std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
     OpenRun run{agent, 0, 0, {}};
     try {
         fail_if_injected();
-        std::uint64_t parent = current_parent();  // the open step or tool call of a calling agent
-        if (parent == 0) {
-            const std::uint64_t open_task = s.collector->current_span();
-            if (open_task == 0 || opened_by_a_run(open_task)) {
-                run.task_id = "run-" + std::to_string(++s.runs_started);
-                run.task_span = s.collector->open_task(run.task_id, task_text(task));
-                parent = run.task_span;
-            } else {
-                parent = open_task;
-            }
+        // The open step or tool call of a calling agent, else the task or scope the user opened;
+        // with neither, this is an outermost run: a task of its own, a root — also while another
+        // outermost run (of this thread or another) has its task open.
+        std::uint64_t parent = current_parent();
+        if (parent == TelemetryCollector::kRoot || opened_by_a_run(parent)) {
+            run.task_id = "run-" + std::to_string(++s.runs_started);
+            run.task_span = s.collector->open_task(run.task_id, task_text(task), {}, TelemetryCollector::kRoot);
+            parent = run.task_span;
         }
         Ref name(member(agent, names().name));
         Ref managed(member(agent, names().managed_agents));

@@ -29,7 +29,7 @@ const Names& names() {
         interned("cache_creation_input_tokens"), interned("completion_tokens_details"),
         interned("reasoning_tokens"), interned("model_id"), interned("name"), interned("error"),
         interned("step_number"), interned("memory_step"), interned("memory"), interned("steps"),
-        interned("managed_agents"), interned("task"), interned("stream")};
+        interned("managed_agents"), interned("task"), interned("stream"), interned("step")};
     return instance;
 }
 
@@ -70,7 +70,25 @@ std::uint64_t parent_under(std::uint64_t context) {
         if (thread == nullptr) thread = PyThreadState_Get();
         if (it->thread == thread) return it->span;
     }
-    return context;
+    if (context != 0) return context;
+    // No span in this context: the task or scope the user opened; else the task of the one
+    // outermost run in progress (a thread the host started inside it, which did not carry the
+    // context); with several at once nothing tells them apart, and the span is a root.
+    const std::uint64_t user = state().collector ? state().collector->current_span() : 0;
+    if (user != 0 && !opened_by_a_run(user)) return user;
+    std::uint64_t only = TelemetryCollector::kRoot;
+    for (const OpenRun& run : state().open_runs) {
+        if (run.task_span == 0) continue;
+        if (only != TelemetryCollector::kRoot) return TelemetryCollector::kRoot;
+        only = run.task_span;
+    }
+    return only;
+}
+
+bool opened_by_a_run(std::uint64_t task_span) {
+    for (const OpenRun& run : state().open_runs)
+        if (run.task_span == task_span) return true;
+    return false;
 }
 
 std::uint64_t open_run_of(const void* agent) {
@@ -83,19 +101,28 @@ std::uint64_t open_run_of(const void* agent) {
     return span;
 }
 
-void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run) {
+void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run, PyObject* raised) {
     HookState& s = state();
     const std::uint64_t span = take_open_span([agent, run](const OpenSpan& open) {
-        return open.agent == agent && (run == 0 || open.context == run);
+        return !open.tool && open.agent == agent && (run == 0 || open.context == run);
     });
     if (span == 0 || !s.collector) return;
     Ref error(member(memory_step, names().error));
+    if (!error || error.get() == Py_None) error.reset(Py_XNewRef(raised));
     if (!error || error.get() == Py_None) {
         s.collector->end_span(span);
     } else {
         std::string text;
         s.collector->end_span(span, failed_end(error.get(), text));
     }
+}
+
+PyObject* exception_being_handled() {
+    // The innermost entry of the thread's stack of handled exceptions: the running generator's
+    // own (a generator keeps one of its own), or the thread's.
+    const _PyErr_StackItem* handled = PyThreadState_Get()->exc_info;
+    PyObject* value = handled != nullptr ? handled->exc_value : nullptr;
+    return value == Py_None ? nullptr : value;
 }
 
 PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,

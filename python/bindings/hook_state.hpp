@@ -25,8 +25,10 @@ namespace sop_telemetry::python {
 
 /// A step or tool call in progress: spans begun under `context` hang under it instead.
 struct OpenSpan {
-    const void* agent;   // steps: the agent running it; tools: null
-    const void* thread;  // the thread state it began on
+    const void* agent;    // steps: the agent running it; tools: null
+    const void* subject;  // what it began for: the memory step (a planning step: its step
+                          // argument), the tool; a subclass calling super() brings the same one
+    const void* thread;   // the thread state it began on
     std::uint64_t span;
     std::uint64_t context;  // the context's span when it began
     bool tool;
@@ -84,6 +86,7 @@ struct Names {
     PyObject* managed_agents;
     PyObject* task;
     PyObject* stream;
+    PyObject* step;
 };
 
 const Names& names();
@@ -95,8 +98,12 @@ void record_failure(const char* operation) noexcept;
 
 /// The context's span (0: none).
 std::uint64_t current_span();
-/// The span new spans hang under, given the context's span (see the top of this file).
+/// The span new spans hang under, given the context's span (see the top of this file). With
+/// no span in the context: the task or scope the user opened, else the task of the one
+/// outermost agent run in progress, else (none, or several runs) TelemetryCollector::kRoot.
 std::uint64_t parent_under(std::uint64_t context);
+/// Whether `task_span` is a task an agent run opened (not one the user did).
+bool opened_by_a_run(std::uint64_t task_span);
 inline std::uint64_t current_parent() { return parent_under(current_span()); }
 /// The span of the agent's open run — inside it, the context's span — when it has exactly one
 /// (0: none, or several at once).
@@ -119,8 +126,15 @@ std::uint64_t take_open_span(Match match) noexcept {
 }
 
 /// Ends the agent's newest open step — of its run `run` when given — failed when the finished
-/// step (may be null) carries an error.
-void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run = 0);
+/// step (may be null) carries an error, else when `raised` (may be null) is not None: the
+/// exception that ended it without smolagents putting it on the step.
+void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run = 0, PyObject* raised = nullptr);
+
+/// The exception the running generator or function is handling — in an `except` or, while
+/// an exception passes through, a `finally` block — without looking further out (an
+/// exception the host handles around the whole agent run is none of the step's). Borrowed;
+/// null when none.
+PyObject* exception_being_handled();
 
 /// A vectorcall argument given at `position` or as `keyword` (borrowed; null when absent).
 PyObject* argument(PyObject* const* args, std::size_t nargsf, PyObject* kwnames, Py_ssize_t position,

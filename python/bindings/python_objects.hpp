@@ -104,17 +104,6 @@ inline PyObject* member(PyObject* source, PyObject* name) {
     return value;
 }
 
-/// An int field (bool and other types count as absent: 0).
-inline std::int64_t int_value(PyObject* value) {
-    if (value == nullptr || !PyLong_Check(value) || PyBool_Check(value)) return 0;
-    const long long number = PyLong_AsLongLong(value);
-    if (number == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    return number;
-}
-
 /// The UTF-8 text of a str (empty for anything else or text that cannot be encoded).
 inline std::string_view text_of(PyObject* value) {
     if (value == nullptr || !PyUnicode_Check(value)) return {};

@@ -14,6 +14,9 @@ from .instrumentor import AgentInstrumentor
 from .manager import TelemetryManager, config_from_mapping
 
 logger = logging.getLogger("ai_agents.telemetry")
+# A library prints nothing of its own: without logging configured by the host, its
+# diagnostics stay out of the host's stderr (they are in get_error_summary() all the same).
+logger.addHandler(logging.NullHandler())
 
 _LEVELS = {
     _core.LogLevel.DEBUG.value: logging.DEBUG,
@@ -41,10 +44,7 @@ def _instrument_smolagents() -> None:
 
 
 def _at_exit() -> None:
-    try:
-        TelemetryManager.get_instance().shutdown()
-    finally:
-        _core.set_log_callback(None)  # the interpreter is going away: no more Python logging
+    TelemetryManager.get_instance().shutdown()
 
 
 def start() -> None:
@@ -56,6 +56,9 @@ def start() -> None:
     try:
         # Everything reaches Python; the 'ai_agents.telemetry' logger's level decides.
         _core.set_log_callback(_log_from_engine)
+        # Registered first, so it runs last: the interpreter is going away, no more Python
+        # logging (and no reference from the engine to Python left behind, even when disabled).
+        atexit.register(_core.set_log_callback, None)
         _core.set_log_level(_core.LogLevel.DEBUG)
         if disabled_by_environment():
             return

@@ -7,11 +7,13 @@ try/except and reports failures to the error handler.
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, Optional
 
 from . import _core
 from ._core import HookKind, SpanKind, TaskStatus
 from ._tracing import collector, current_span, error_text, status_of, traced_generator
+from .error_handler import record_error
 
 
 def mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,13 +28,25 @@ def is_wrapped(function: Any) -> bool:
 
 # --- LLM calls -------------------------------------------------------------------------------
 
+_MAX_TOKENS = 2**63 - 1
+
+
 def _field(source: Any, *path: str) -> int:
-    """source.a.b (objects or dicts) as an int, 0 when absent."""
+    """source.a.b (objects or dicts) as a token count, 0 when absent. A count that is not a
+    whole number from 0 to 2^63 - 1 counts 0 and is recorded as a telemetry error (negative
+    ones by the engine)."""
     for name in path:
         if source is None:
             return 0
         source = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
-    return source if isinstance(source, int) and not isinstance(source, bool) else 0
+    if source is None:
+        return 0
+    if isinstance(source, float) and source.is_integer():
+        source = int(source)
+    if isinstance(source, int) and not isinstance(source, bool) and source <= _MAX_TOKENS:
+        return max(source, -_MAX_TOKENS)
+    record_error("llm_call", ValueError(f"token count {'.'.join(path)} = {source!r} ignored"))
+    return 0
 
 
 def model_name(model: Any) -> str:
@@ -55,20 +69,37 @@ def wrap_generate_stream(original: Callable[..., Any]) -> Callable[..., Any]:
             stream = original(self, *args, **kwargs)
         finally:
             _core.set_inside_llm_call(previous)
-        return _traced_stream(telemetry, self, stream)
+        if inspect.isgenerator(stream):
+            return _traced_stream(telemetry, self, stream)
+        _record_unstreamed(telemetry, self, stream)
+        return stream  # not a generator (a buffered list of deltas, say): given back as it is
 
     return mark(generate_stream, original)
+
+
+def _add_usage(totals: list[int], delta: Any) -> None:
+    usage = getattr(delta, "token_usage", None)
+    if usage is not None:  # summed within the engine's range
+        totals[0] = max(min(totals[0] + _field(usage, "input_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
+        totals[1] = max(min(totals[1] + _field(usage, "output_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
+
+
+def _record_unstreamed(telemetry: Any, model: Any, result: Any) -> None:
+    """An LLM call whose generate_stream returned no generator, recorded now: with the usage of
+    the deltas of a list or tuple (read without changing it), else without tokens."""
+    try:
+        totals = [0, 0]
+        for delta in result if isinstance(result, (list, tuple)) else ():
+            _add_usage(totals, delta)
+        span = telemetry.begin_span(SpanKind.LLM, model_name(model), _core.current_parent(), "stream")
+        telemetry.end_span(span, TaskStatus.COMPLETED, None, totals[0], totals[1])
+    except Exception as failure:  # noqa: BLE001 - telemetry must not break the call
+        record_error("llm_call", failure)
 
 
 def _traced_stream(telemetry: Any, model: Any, stream: Any) -> Any:
     # Usage arrives on the deltas, either once at the end or a little on every token: sum it.
     totals = [0, 0]
-
-    def add_usage(delta: Any) -> None:
-        usage = getattr(delta, "token_usage", None)
-        if usage is not None:
-            totals[0] += _field(usage, "input_tokens")
-            totals[1] += _field(usage, "output_tokens")
 
     def finish(span: int, error: Optional[BaseException]) -> None:
         if error is None or isinstance(error, GeneratorExit):
@@ -89,7 +120,7 @@ def _traced_stream(telemetry: Any, model: Any, stream: Any) -> Any:
             yield item
 
     return traced_generator(guarded(), SpanKind.LLM, model_name(model), "stream",
-                            on_item=add_usage, on_end=finish)
+                            on_item=lambda delta: _add_usage(totals, delta), on_end=finish)
 
 
 # --- tools -----------------------------------------------------------------------------------

@@ -166,16 +166,20 @@ class AgentInstrumentor:
         one that is not hooked yet to _prepare_class."""
         _core.prepare_agent(agent)
 
-    def _prepare_class(self, cls: type) -> None:
+    def _prepare_class(self, cls: type, role: str) -> None:
+        """Patches the methods of `role` ("agent", "model" or "tool") in `cls` and its bases:
+        only those, so a tool's own method named `generate` stays a plain method."""
         with self._lock:
             if not self._instrumented:
                 return
             for klass in cls.__mro__[::-1]:  # bases first
                 if klass is object or _PATCHED_NAMES.isdisjoint(klass.__dict__.keys()):
                     continue
-                self._patch_agent_class(klass)
-                self._patch_model_class(klass)
-                if "__call__" in klass.__dict__ and any(base.__name__ == "Tool" for base in klass.__mro__):
+                if role == "agent":
+                    self._patch_agent_class(klass)
+                elif role == "model":
+                    self._patch_model_class(klass)
+                elif "__call__" in klass.__dict__ and any(base.__name__ == "Tool" for base in klass.__mro__):
                     self._patch(klass, "__call__", wrappers.wrap_tool_call)
 
     def _restore(self) -> None:

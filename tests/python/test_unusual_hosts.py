@@ -1,0 +1,201 @@
+"""Hosts that bend the usual shapes: subclasses calling super(), a tool with a method named
+like a model's, models returning odd things, runs overlapping in one thread, steps that die
+with an exception smolagents lets through. Each recorded exactly, the host's results unchanged."""
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from scripted_models import ScriptedModel, StreamingModel, code
+from smolagents import CodeAgent, Tool, ToolCallingAgent
+from smolagents.models import ChatMessageStreamDelta
+from smolagents.monitoring import TokenUsage
+from tree import children, one, shape, spans_of
+
+from ai_agents.telemetry import SpanKind, TaskStatus, get_error_handler
+
+
+def _tool_without_inputs(tool_name, body):
+    """A Tool that takes no input and returns body()."""
+    def forward(self):
+        return body()
+
+    attributes = {"name": tool_name, "description": f"The {tool_name} tool.", "inputs": {},
+                  "output_type": "string", "forward": forward}
+    return type(tool_name.title(), (Tool,), attributes)()
+
+
+def _errors(operation):
+    return " ".join(get_error_handler().get_error_summary().get(operation, {}).get("recent_messages", []))
+
+
+class Shout(Tool):
+    name = "shout"
+    description = "Upper-cases a text."
+    inputs = {"text": {"type": "string", "description": "the text"}}
+    output_type = "string"
+
+    def forward(self, text):
+        return " ".join(self.generate(text) for _ in range(2))
+
+    def generate(self, text):  # the tool's own helper, no model call
+        return text.upper()
+
+    def __call__(self, *args, **kwargs):  # decorates the base call
+        return super().__call__(*args, **kwargs) + "!"
+
+
+def test_a_tool_overriding_call_with_super_is_one_tool_call_and_its_generate_no_llm_call(telemetry):
+    model = ScriptedModel([[("shout", {"text": "hi"})], [("final_answer", {"answer": "done"})]])
+    agent = ToolCallingAgent(tools=[Shout()], model=model, max_steps=3)
+    assert agent.run("shout") == "done"
+    session = telemetry.get_session_data()
+    assert [t.tool_name for t in session.tasks[0].tools] == ["shout", "final_answer"]
+    assert [s.name for s in spans_of(session, SpanKind.LLM)] == ["scripted-model"] * 2
+
+
+def test_an_agent_overriding_step_stream_with_super_has_each_step_once(telemetry):
+    class MyAgent(CodeAgent):
+        def _step_stream(self, memory_step):
+            yield from super()._step_stream(memory_step)
+
+    agent = MyAgent(tools=[], model=ScriptedModel([code("print(1)"), code("final_answer('z')")]), max_steps=3)
+    assert agent.run("subclassed") == "z"
+    session = telemetry.get_session_data()
+    steps = spans_of(session, SpanKind.STEP)
+    assert [s.name for s in steps] == ["step 1", "step 2"], shape(session)
+    assert all(len(children(session, step, SpanKind.LLM)) == 1 for step in steps)
+
+
+def test_generate_stream_returning_a_list_is_given_back_as_a_list_and_counted(telemetry):
+    class BufferedModel(ScriptedModel):
+        def generate_stream(self, messages, **kwargs):
+            return [ChatMessageStreamDelta(content=self.next_response(),
+                                           token_usage=TokenUsage(input_tokens=3, output_tokens=4))]
+
+    model = BufferedModel([code("final_answer('z')")])
+    assert CodeAgent(tools=[], model=model, max_steps=2, stream_outputs=True).run("buffered") == "z"
+    deltas = model.generate_stream([])  # the host's own call, after an agent has used the model
+    assert isinstance(deltas, list) and "final_answer" in deltas[0].content
+    llm = spans_of(telemetry.get_session_data(), SpanKind.LLM)
+    assert [(s.prompt_tokens, s.completion_tokens, s.status) for s in llm] == [(3, 4, TaskStatus.COMPLETED)] * 2
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_token_count_beyond_64_bits_counts_0_as_a_recorded_error(telemetry, streaming):
+    get_error_handler().reset_error_state()
+    kind = StreamingModel if streaming else ScriptedModel
+    model = kind([code("final_answer('b')")], input_tokens=2**64, output_tokens=5)
+    agent = CodeAgent(tools=[], model=model, max_steps=2, stream_outputs=streaming)
+    assert agent.run("huge") == "b"
+    llm = one(telemetry.get_session_data(), SpanKind.LLM)
+    assert (llm.prompt_tokens, llm.completion_tokens, llm.status) == (0, 5, TaskStatus.COMPLETED)
+    assert "token count" in _errors("llm_call")
+
+
+def test_a_raw_usage_that_raises_keeps_the_call_and_its_tokens(telemetry):
+    get_error_handler().reset_error_state()
+
+    class Raw:
+        @property
+        def usage(self):
+            raise ValueError("usage not loaded")
+
+    model = ScriptedModel([code("final_answer('ok')")], input_tokens=100, output_tokens=7, raw=Raw())
+    assert CodeAgent(tools=[], model=model, max_steps=2).run("raw") == "ok"
+    session = telemetry.get_session_data()
+    assert session.total_tokens.total_tokens == 107
+    assert "usage not loaded" in _errors("llm_call")
+
+
+def test_a_step_ended_by_an_exception_smolagents_lets_through_is_failed(telemetry):
+    class DownModel(ScriptedModel):
+        def generate(self, *args, **kwargs):
+            raise ConnectionError("model endpoint unreachable")
+
+    with pytest.raises(Exception):
+        CodeAgent(tools=[], model=DownModel([""]), max_steps=2).run("down")
+    step = one(telemetry.get_session_data(), SpanKind.STEP)
+    assert step.status == TaskStatus.FAILED and "AgentGenerationError" in step.error
+
+
+def test_a_step_ended_by_keyboard_interrupt_is_cancelled_and_one_that_succeeds_inside_an_except_is_not(telemetry):
+    try:
+        raise LookupError("the host's own, handled around the run")
+    except LookupError:
+        ok = CodeAgent(tools=[], model=ScriptedModel([code("final_answer(1)")]), max_steps=2).run("ok")
+    assert ok == 1
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    model = ScriptedModel([[("stop", {})]])
+    with pytest.raises(KeyboardInterrupt):
+        ToolCallingAgent(tools=[_tool_without_inputs("stop", interrupt)], model=model, max_steps=2).run("interrupted")
+    steps = spans_of(telemetry.get_session_data(), SpanKind.STEP)
+    assert [s.status for s in steps] == [TaskStatus.COMPLETED, TaskStatus.CANCELLED]
+
+
+def test_runs_overlapping_in_one_thread_are_each_a_root_task(telemetry):
+    def agent(answer):
+        return CodeAgent(tools=[], model=ScriptedModel([code("print(1)"), code(f"final_answer('{answer}')")]),
+                         max_steps=3)
+
+    first, second = agent("a").run("task A", stream=True), agent("b").run("task B", stream=True)
+    for a, b in zip(first, second):  # read in turn
+        pass
+    list(first), list(second)
+    session = telemetry.get_session_data()
+    tasks = [s for s in session.spans if s.kind == SpanKind.TASK]
+    assert len(tasks) == 2 and all(task.parent_id == 0 for task in tasks), shape(session)
+
+
+def test_a_model_called_outside_runs_while_two_run_in_threads_is_in_neither(telemetry):
+    started, release = threading.Barrier(3), threading.Event()
+
+    class WaitingModel(ScriptedModel):
+        def generate(self, *args, **kwargs):
+            started.wait(10)
+            release.wait(10)
+            return super().generate(*args, **kwargs)
+
+    def run(name):
+        CodeAgent(tools=[], model=WaitingModel([code("final_answer(1)")]), max_steps=2).run(name)
+
+    workers = [threading.Thread(target=run, args=(f"in thread {i}",)) for i in range(2)]
+    for worker in workers:
+        worker.start()
+    started.wait(10)
+    ScriptedModel(["unrelated"], input_tokens=1000, output_tokens=1000, model_id="stray").generate([])
+    release.set()
+    for worker in workers:
+        worker.join()
+    session = telemetry.get_session_data()
+    assert one(session, SpanKind.LLM, "stray").parent_id == 0, shape(session)
+    assert [t.total_tokens.total_tokens for t in session.tasks] == [30, 30]
+
+
+def test_a_model_called_in_a_thread_a_tool_starts_counts_in_the_run(telemetry):
+    summary = ScriptedModel(["a summary"], input_tokens=7, output_tokens=3, model_id="summarizer")
+
+    def summarize_in_a_thread():
+        box = []
+        worker = threading.Thread(target=lambda: box.append(summary.generate([]).content))
+        worker.start()
+        worker.join()
+        return box[0]
+
+    model = ScriptedModel([[("summarize", {})], [("final_answer", {"answer": "done"})]])
+    tool = _tool_without_inputs("summarize", summarize_in_a_thread)
+    assert ToolCallingAgent(tools=[tool], model=model, max_steps=3).run("summarize") == "done"
+    session = telemetry.get_session_data()
+    assert [c.model for c in session.tasks[0].llm_calls].count("summarizer") == 1, shape(session)
+    assert session.tasks[0].total_tokens.total_tokens == 2 * 30 + 10
+
+
+def test_telemetry_turned_off_by_the_environment_prints_nothing_at_exit():
+    script = "from ai_agents.telemetry import TelemetryManager; print(TelemetryManager.get_instance().is_enabled())"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "SOP_TELEMETRY_ENABLED": "0"})
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "False", "")
