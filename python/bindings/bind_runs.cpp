@@ -125,6 +125,27 @@ void leave_span(const Ref& token) {
     if (token && PyContextVar_Reset(state().current_span_var, token.get()) < 0) record_failure("agent_run");
 }
 
+/// At interpreter exit, before the session is written: the runs still open — a streamed run
+/// never read to its end, a daemon thread's run cut off — end cancelled, with their steps, tool
+/// calls and tasks, instead of staying RUNNING in the file.
+void end_open_runs() noexcept {
+    HookState& s = state();
+    try {
+        if (s.collector) {
+            const SpanEnd cut_off{TaskStatus::cancelled, "the interpreter exited", {}};
+            for (auto it = s.open_spans.rbegin(); it != s.open_spans.rend(); ++it) s.collector->end_span(it->span, cut_off);
+            for (auto it = s.open_runs.rbegin(); it != s.open_runs.rend(); ++it) {
+                s.collector->end_span(it->span, cut_off);
+                if (it->task_span != 0) s.collector->end_task(it->task_id, TaskStatus::cancelled);
+            }
+        }
+    } catch (...) {
+        record_failure("agent_run");
+    }
+    s.open_spans.clear();
+    s.open_runs.clear();
+}
+
 }  // namespace
 
 PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const* args, std::size_t nargsf,
@@ -153,6 +174,9 @@ void bind_runs(nb::module_& m) {
           nb::arg("agent"), nb::arg("task"),
           "Opens the span of a smolagents agent run (and its task when it is the outermost run); "
           "returns the span id, 0 when nothing was opened. Never raises.");
+    m.def("end_open_runs", &end_open_runs,
+          "At interpreter exit: the agent runs still open (and their steps, tool calls and tasks) "
+          "end cancelled. Never raises.");
     m.def("run_outcome", [](nb::handle agent) { return run_outcome(agent.ptr()); }, nb::arg("agent"),
           "How a smolagents run that returned ended: MAX_STEPS when its last step hit the step "
           "limit, else COMPLETED. Never raises.");

@@ -129,3 +129,15 @@ def test_a_killed_interpreter_leaves_a_journal_the_next_start_recovers(tmp_path)
     recovered = [s for s in sessions if s["incomplete"]]
     assert len(recovered) == 1
     assert recovered[0]["total_tokens"]["total_tokens"] == 110
+
+
+def test_runs_still_open_at_exit_end_cancelled(tmp_path):
+    script = AGENT_SCRIPT.replace('print(agent.run("零配置任务"))', """
+steps = agent.run("left open", stream=True)
+next(steps)  # the host stops reading and exits
+""").replace('code("final_answer(\'zero\')")', 'code("print(1)"), code("final_answer(\'zero\')")')
+    result = run_python(tmp_path, "import ai_agents.telemetry\n" + script)
+    assert result.returncode == 0, result.stderr
+    [session] = stored_sessions(tmp_path)
+    statuses = {(span["kind"], span["status"]) for span in session["spans"] if span["kind"] != "llm"}
+    assert statuses == {("task", "cancelled"), ("agent", "cancelled"), ("step", "cancelled")}, statuses

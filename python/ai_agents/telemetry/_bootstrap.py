@@ -44,6 +44,7 @@ def _instrument_smolagents() -> None:
 
 
 def _at_exit() -> None:
+    _core.end_open_runs()  # a stream never read to its end, a daemon thread's run: cancelled
     TelemetryManager.get_instance().shutdown()
 
 
