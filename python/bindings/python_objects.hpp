@@ -104,16 +104,25 @@ inline PyObject* member(PyObject* source, PyObject* name) {
     return value;
 }
 
-/// The UTF-8 text of a str (empty for anything else or text that cannot be encoded).
+/// The UTF-8 text of a str (empty for anything else). Text UTF-8 cannot hold (lone surrogates,
+/// as a 'surrogateescape' decode leaves them) keeps the rest, '?' in their place, in one of a
+/// few scratch buffers: the view stays valid for the next few calls, which the GIL serialises.
 inline std::string_view text_of(PyObject* value) {
     if (value == nullptr || !PyUnicode_Check(value)) return {};
     Py_ssize_t size = 0;
     const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);
-    if (utf8 == nullptr) {
+    if (utf8 != nullptr) return {utf8, static_cast<std::size_t>(size)};
+    PyErr_Clear();
+    Ref replaced(PyUnicode_AsEncodedString(value, "utf-8", "replace"));
+    if (!replaced) {
         PyErr_Clear();
         return {};
     }
-    return {utf8, static_cast<std::size_t>(size)};
+    static std::string scratch[8];
+    static unsigned next = 0;
+    std::string& kept = scratch[next++ % 8];
+    kept.assign(PyBytes_AS_STRING(replaced.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(replaced.get())));
+    return kept;
 }
 
 /// type(object).__name__

@@ -199,3 +199,12 @@ def test_telemetry_turned_off_by_the_environment_prints_nothing_at_exit():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "SOP_TELEMETRY_ENABLED": "0"})
     assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "False", "")
+
+
+def test_text_utf8_cannot_hold_keeps_the_rest(telemetry):
+    task = "résumé \udcff tail"  # a lone surrogate, as a 'surrogateescape' decode leaves it
+    model = ScriptedModel([code("final_answer('k')")], model_id="model-\ud800")
+    assert CodeAgent(tools=[], model=model, max_steps=2).run(task) == "k"
+    session = telemetry.get_session_data()
+    assert session.tasks[0].description == "résumé ? tail"
+    assert one(session, SpanKind.LLM).name == "model-?"
