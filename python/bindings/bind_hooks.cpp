@@ -169,13 +169,14 @@ PyObject* call_generate(Hook* hook, PyObject* const* args, std::size_t nargsf, P
 }
 
 /// Whether the newest open step or tool call of `thread` that `same_kind` accepts began for
-/// `subject`: a subclass's override calling super() comes back with the same one, and is part
-/// of the span already open.
+/// `subject` through another hook: a subclass's override calling super() comes back with the
+/// same one through its base class's hook, and is part of the span already open. (A tool
+/// calling itself comes back through the same hook: a call of its own.)
 template <typename SameKind>
-bool reentered(const void* thread, const void* subject, SameKind same_kind) {
+bool reentered(const Hook* hook, const void* thread, const void* subject, SameKind same_kind) {
     const std::vector<OpenSpan>& open = state().open_spans;
     for (auto it = open.rbegin(); it != open.rend(); ++it)
-        if (it->thread == thread && same_kind(*it)) return it->subject == subject;
+        if (it->thread == thread && same_kind(*it)) return it->subject == subject && it->hook != hook;
     return false;
 }
 
@@ -188,13 +189,13 @@ PyObject* call_tool(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObj
         fail_if_injected();
         PyObject* tool = args[0];
         const void* thread = PyThreadState_Get();
-        if (reentered(thread, tool, [](const OpenSpan& open) { return open.tool; })) {
+        if (reentered(hook, thread, tool, [](const OpenSpan& open) { return open.tool; })) {
             return call_original(hook, args, nargsf, kwnames);
         }
         const std::uint64_t context = current_span();
         Ref name(member(tool, names().name));
         span = s.collector->begin_span(SpanKind::tool, name_of(tool, name.get()), parent_under(context));
-        if (span != 0) s.open_spans.push_back({nullptr, tool, thread, span, context, true});
+        if (span != 0) s.open_spans.push_back({nullptr, tool, hook, thread, span, context, true});
     } catch (...) {
         record_failure(operation_of(hook->kind));
     }
@@ -233,7 +234,7 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
                                        : argument(args, nargsf, kwnames, 3, names().step);
             const void* thread = PyThreadState_Get();
             if (subject != nullptr &&
-                reentered(thread, subject, [agent](const OpenSpan& open) { return !open.tool && open.agent == agent; })) {
+                reentered(hook, thread, subject, [agent](const OpenSpan& open) { return !open.tool && open.agent == agent; })) {
                 return call_original(hook, args, nargsf, kwnames);
             }
             const std::uint64_t context = run_context_of(agent);
@@ -241,7 +242,7 @@ PyObject* call_step_start(Hook* hook, PyObject* const* args, std::size_t nargsf,
             const std::string_view name = action ? step_name(subject) : "planning";
             const std::string_view detail = action ? "action" : "planning";
             const std::uint64_t span = s.collector->begin_span(SpanKind::step, name, parent_under(context), detail);
-            if (span != 0) s.open_spans.push_back({agent, subject, thread, span, context, false});
+            if (span != 0) s.open_spans.push_back({agent, subject, hook, thread, span, context, false});
         } catch (...) {
             record_failure(operation_of(hook->kind));
         }
@@ -456,6 +457,16 @@ void bind_hooks(nb::module_& m) {
           "the user opened, else the task of the one outermost agent run in progress, else "
           "ROOT_SPAN.");
     m.attr("ROOT_SPAN") = TelemetryCollector::kRoot;
+    m.def("context_parent",
+          [](const TelemetryCollector& collector) -> std::uint64_t {
+              const HookState& s = state();
+              if (!s.collector || s.collector->core() != collector.core()) return 0;
+              return open_span_under(current_span());
+          },
+          nb::arg("collector"),
+          "For a record made by hand through `collector`: the step or tool call in progress in "
+          "this context, else the context's span; 0 when there is none, or the instrumentation "
+          "records into another session (the engine's own default applies then).");
     m.def("set_hook_fault_injection", [](bool on) { state().inject_faults = on; }, nb::arg("on"),
           "For tests: make every hook's telemetry fail, to prove the host never sees it.");
 }

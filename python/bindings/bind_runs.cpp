@@ -88,7 +88,10 @@ SpanEnd run_end(PyObject* agent, PyObject* error, std::optional<TaskStatus> stat
 void end_agent_run(PyObject* agent, std::uint64_t span, PyObject* error, std::optional<TaskStatus> status) {
     HookState& s = state();
     try {
-        end_step(agent, nullptr, span);  // the step of this run still open, if any
+        // The step of this run still open, if any (a planning step is finalised only when it
+        // succeeds): it ends the way the run did.
+        const bool cancelled = status && *status == TaskStatus::cancelled;
+        end_step(agent, nullptr, span, error, cancelled ? TaskStatus::cancelled : TaskStatus::completed);
         std::vector<OpenRun>& runs = s.open_runs;
         const auto found = std::find_if(runs.rbegin(), runs.rend(), [span](const OpenRun& run) { return run.span == span; });
         if (span == 0 || found == runs.rend()) return;

@@ -61,7 +61,7 @@ std::uint64_t current_span() {
 // thread, else the context's span itself. A tool call stays with its thread, and so does a
 // step begun with no span in the context (an agent run that was not traced): any other thread
 // with no span in its context is no part of it.
-std::uint64_t parent_under(std::uint64_t context) {
+std::uint64_t open_span_under(std::uint64_t context) {
     const std::vector<OpenSpan>& open = state().open_spans;
     const void* thread = nullptr;
     for (auto it = open.rbegin(); it != open.rend(); ++it) {
@@ -70,8 +70,13 @@ std::uint64_t parent_under(std::uint64_t context) {
         if (thread == nullptr) thread = PyThreadState_Get();
         if (it->thread == thread) return it->span;
     }
-    if (context != 0) return context;
-    // No span in this context: the task or scope the user opened; else the task of the one
+    return context;
+}
+
+std::uint64_t parent_under(std::uint64_t context) {
+    const std::uint64_t parent = open_span_under(context);
+    if (parent != 0) return parent;
+    // Nothing in this context: the task or scope the user opened; else the task of the one
     // outermost run in progress (a thread the host started inside it, which did not carry the
     // context); with several at once nothing tells them apart, and the span is a root.
     const std::uint64_t user = state().collector ? state().collector->current_span() : 0;
@@ -101,7 +106,7 @@ std::uint64_t open_run_of(const void* agent) {
     return span;
 }
 
-void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run, PyObject* raised) {
+void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run, PyObject* raised, TaskStatus otherwise) {
     HookState& s = state();
     const std::uint64_t span = take_open_span([agent, run](const OpenSpan& open) {
         return !open.tool && open.agent == agent && (run == 0 || open.context == run);
@@ -110,7 +115,7 @@ void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run, PyObjec
     Ref error(member(memory_step, names().error));
     if (!error || error.get() == Py_None) error.reset(Py_XNewRef(raised));
     if (!error || error.get() == Py_None) {
-        s.collector->end_span(span);
+        s.collector->end_span(span, {otherwise, {}, {}});
     } else {
         std::string text;
         s.collector->end_span(span, failed_end(error.get(), text));

@@ -28,6 +28,7 @@ struct OpenSpan {
     const void* agent;    // steps: the agent running it; tools: null
     const void* subject;  // what it began for: the memory step (a planning step: its step
                           // argument), the tool; a subclass calling super() brings the same one
+    const void* hook;     // the hook that began it: super() comes through another one
     const void* thread;   // the thread state it began on
     std::uint64_t span;
     std::uint64_t context;  // the context's span when it began
@@ -98,7 +99,10 @@ void record_failure(const char* operation) noexcept;
 
 /// The context's span (0: none).
 std::uint64_t current_span();
-/// The span new spans hang under, given the context's span (see the top of this file). With
+/// The open step or tool call standing in for the context's span (see the top of this file),
+/// else that span (0: none).
+std::uint64_t open_span_under(std::uint64_t context);
+/// The span new spans hang under, given the context's span: open_span_under(context). With
 /// no span in the context: the task or scope the user opened, else the task of the one
 /// outermost agent run in progress, else (none, or several runs) TelemetryCollector::kRoot.
 std::uint64_t parent_under(std::uint64_t context);
@@ -127,8 +131,9 @@ std::uint64_t take_open_span(Match match) noexcept {
 
 /// Ends the agent's newest open step — of its run `run` when given — failed when the finished
 /// step (may be null) carries an error, else when `raised` (may be null) is not None: the
-/// exception that ended it without smolagents putting it on the step.
-void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run = 0, PyObject* raised = nullptr);
+/// exception that ended it without smolagents putting it on the step; else with `otherwise`.
+void end_step(PyObject* agent, PyObject* memory_step, std::uint64_t run = 0, PyObject* raised = nullptr,
+              TaskStatus otherwise = TaskStatus::completed);
 
 /// The exception the running generator or function is handling — in an `except` or, while
 /// an exception passes through, a `finally` block — without looking further out (an

@@ -208,3 +208,117 @@ def test_text_utf8_cannot_hold_keeps_the_rest(telemetry):
     session = telemetry.get_session_data()
     assert session.tasks[0].description == "résumé ? tail"
     assert one(session, SpanKind.LLM).name == "model-?"
+
+
+def test_a_tool_calling_itself_is_a_call_each_time(telemetry):
+    class Countdown(Tool):
+        name = "countdown"
+        description = "Counts down by calling itself."
+        inputs = {"n": {"type": "integer", "description": "from"}}
+        output_type = "integer"
+
+        def forward(self, n):
+            return n if n == 0 else self(n=n - 1)
+
+    model = ScriptedModel([[("countdown", {"n": 3})], [("final_answer", {"answer": "done"})]])
+    assert ToolCallingAgent(tools=[Countdown()], model=model, max_steps=3).run("count") == "done"
+    tools = spans_of(telemetry.get_session_data(), SpanKind.TOOL, "countdown")
+    assert len(tools) == 4 and sum(t.parent_id in {o.span_id for o in tools} for t in tools) == 3
+
+
+def test_steps_run_one_by_one_with_the_public_step_are_each_a_step(telemetry):
+    from smolagents.memory import ActionStep
+
+    agent = CodeAgent(tools=[], model=ScriptedModel([code("print(1)")]), max_steps=20)
+    agent.run("warm up")  # prepares the agent's classes and memory
+    for number in range(2, 12):
+        kwargs = {"step_number": number}
+        if "timing" in ActionStep.__dataclass_fields__:
+            from smolagents.monitoring import Timing
+            kwargs["timing"] = Timing(start_time=0.0)
+        else:
+            kwargs["start_time"] = 0.0
+        agent.step(ActionStep(**kwargs))  # each ActionStep freed after, its address reused
+    steps = spans_of(telemetry.get_session_data(), SpanKind.STEP)
+    assert [s.name for s in steps][-10:] == [f"step {n}" for n in range(2, 12)]
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_a_planning_step_ends_the_way_its_run_did(telemetry, closed):
+    if closed:  # the host closes the streamed run while the planning step streams
+        agent = CodeAgent(tools=[], model=StreamingModel([code("final_answer(1)")]), max_steps=3,
+                          planning_interval=1, stream_outputs=True)
+        stream = agent.run("plan", stream=True)
+        next(stream)
+        stream.close()
+    else:  # the model fails while planning
+        class DownModel(ScriptedModel):
+            def generate(self, *args, **kwargs):
+                raise ConnectionError("model endpoint unreachable")
+
+        with pytest.raises(ConnectionError):
+            CodeAgent(tools=[], model=DownModel([""]), max_steps=3, planning_interval=1).run("plan")
+    session = telemetry.get_session_data()
+    planning = one(session, SpanKind.STEP, "planning")
+    assert planning.status == one(session, SpanKind.AGENT).status
+    assert planning.status == (TaskStatus.CANCELLED if closed else TaskStatus.FAILED)
+
+
+class _DeltasOf(ScriptedModel):
+    def deltas(self):
+        return [ChatMessageStreamDelta(content=self.next_response(),
+                                       token_usage=TokenUsage(input_tokens=100, output_tokens=7))]
+
+
+def test_generate_stream_returning_a_builtin_iterator_is_counted_and_a_host_iterator_kept(telemetry):
+    get_error_handler().reset_error_state()
+
+    class HostStream:
+        def __init__(self, items):
+            self.items, self.response_id = iter(items), "kept"
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return next(self.items)
+
+    class MapModel(_DeltasOf):
+        def generate_stream(self, messages, **kwargs):
+            return map(lambda delta: delta, self.deltas())
+
+    class HostModel(_DeltasOf):
+        def generate_stream(self, messages, **kwargs):
+            return HostStream(self.deltas())
+
+    for kind in (MapModel, HostModel):
+        assert CodeAgent(tools=[], model=kind([code("final_answer('ok')")]), max_steps=2,
+                         stream_outputs=True).run("iterate") == "ok"
+    assert type(HostModel([code("x")]).generate_stream([])).__name__ == "HostStream"
+    session = telemetry.get_session_data()
+    assert [t.total_tokens.total_tokens for t in session.tasks] == [107, 0]
+    assert "HostStream" in _errors("llm_call")
+
+
+def test_generate_stream_raising_when_called_is_a_failed_llm_call(telemetry):
+    class Refusing(ScriptedModel):
+        def generate_stream(self, messages, **kwargs):
+            raise ConnectionError("429 rate limited")
+
+    with pytest.raises(Exception):
+        CodeAgent(tools=[], model=Refusing([""]), max_steps=1, stream_outputs=True).run("refused")
+    llm = one(telemetry.get_session_data(), SpanKind.LLM)
+    assert llm.status == TaskStatus.FAILED and "429 rate limited" in llm.error
+
+
+def test_a_call_recorded_by_hand_in_a_tool_hangs_under_that_tool(telemetry):
+    def lookup():
+        telemetry.get_collector().record_llm_call(model="side-model", prompt_tokens=500,
+                                                  completion_tokens=5, duration=0.1)
+        return "found"
+
+    model = ScriptedModel([[("lookup", {})], [("final_answer", {"answer": "ok"})]])
+    assert ToolCallingAgent(tools=[_tool_without_inputs("lookup", lookup)], model=model, max_steps=3).run("by hand") == "ok"
+    session = telemetry.get_session_data()
+    assert one(session, SpanKind.LLM, "side-model").parent_id == one(session, SpanKind.TOOL, "lookup").span_id
+    assert session.tasks[0].total_tokens.total_tokens == 2 * 30 + 505

@@ -67,14 +67,27 @@ def wrap_generate_stream(original: Callable[..., Any]) -> Callable[..., Any]:
         previous = _core.set_inside_llm_call(True)
         try:
             stream = original(self, *args, **kwargs)
+        except BaseException as error:
+            _record_unstreamed(telemetry, self, None, error)
+            raise
         finally:
             _core.set_inside_llm_call(previous)
-        if inspect.isgenerator(stream):
+        if _traceable(stream):
             return _traced_stream(telemetry, self, stream)
         _record_unstreamed(telemetry, self, stream)
-        return stream  # not a generator (a buffered list of deltas, say): given back as it is
+        return stream  # a buffered list of deltas, an iterator of the host's own: as it is
 
     return mark(generate_stream, original)
+
+
+def _traceable(stream: Any) -> bool:
+    """A generator, or a built-in iterator (iter(list), map, itertools): only iteration to
+    offer, so a generator in its place changes nothing for the host. An iterator class of the
+    host's own may have more (attributes, methods) and is not replaced."""
+    if inspect.isgenerator(stream):
+        return True
+    kind = type(stream)
+    return hasattr(kind, "__next__") and kind.__module__ in ("builtins", "itertools")
 
 
 def _add_usage(totals: list[int], delta: Any) -> None:
@@ -84,17 +97,25 @@ def _add_usage(totals: list[int], delta: Any) -> None:
         totals[1] = max(min(totals[1] + _field(usage, "output_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
 
 
-def _record_unstreamed(telemetry: Any, model: Any, result: Any) -> None:
-    """An LLM call whose generate_stream returned no generator, recorded now: with the usage of
-    the deltas of a list or tuple (read without changing it), else without tokens."""
-    try:
-        totals = [0, 0]
-        for delta in result if isinstance(result, (list, tuple)) else ():
+def _record_unstreamed(telemetry: Any, model: Any, result: Any, error: Optional[BaseException] = None) -> None:
+    """An LLM call whose generate_stream raised, or returned nothing _traced_stream can stand in
+    for, recorded now: with the usage of the deltas of a list or tuple (read without changing
+    it). An iterator class of the host's own is not read (its items are the host's): the call
+    is kept without tokens, and that is a telemetry error."""
+    span = telemetry.begin_span(SpanKind.LLM, model_name(model), _core.current_parent(), "stream")
+    totals = [0, 0]
+    for delta in result if isinstance(result, (list, tuple)) else ():
+        try:
             _add_usage(totals, delta)
-        span = telemetry.begin_span(SpanKind.LLM, model_name(model), _core.current_parent(), "stream")
+        except Exception as failure:  # noqa: BLE001 - telemetry must not break the call
+            record_error("llm_call", failure)
+    if result is not None and not isinstance(result, (list, tuple)):
+        record_error("llm_call", f"generate_stream returned a {type(result).__name__}, not a generator "
+                                 "or a built-in iterator: its tokens are not counted")
+    if error is None:
         telemetry.end_span(span, TaskStatus.COMPLETED, None, totals[0], totals[1])
-    except Exception as failure:  # noqa: BLE001 - telemetry must not break the call
-        record_error("llm_call", failure)
+    else:
+        telemetry.end_span(span, status_of(error), error_text(error))
 
 
 def _traced_stream(telemetry: Any, model: Any, stream: Any) -> Any:

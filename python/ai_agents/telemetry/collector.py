@@ -13,7 +13,10 @@ from .error_handler import record_error
 
 
 class TelemetryCollector:
-    """Records tasks, LLM calls, agent runs, tool calls and spans into the current session."""
+    """Records tasks, LLM calls, agent runs, tool calls and spans into the current session.
+    A record without `parent_id` hangs under the step or tool call of an agent in progress in
+    this context (an agent's tool recording its own calls), else where the engine puts it: the
+    thread's innermost scope or the newest open task."""
 
     __slots__ = ("_core",)
 
@@ -52,28 +55,30 @@ class TelemetryCollector:
         try:
             self._core.record_llm_call(model, prompt_tokens, completion_tokens, duration,
                                        cache_read_tokens, cache_write_tokens, reasoning_tokens,
-                                       error or "", parent_id)
+                                       error or "", parent_id or _core.context_parent(self._core))
         except Exception as failure:  # noqa: BLE001
             record_error("record_llm_call", failure)
 
     def record_agent_execution(self, agent_type: str, agent_name: str, duration: float,
                                parent_id: int = 0) -> None:
         try:
-            self._core.record_agent_execution(agent_type, agent_name, duration, parent_id)
+            self._core.record_agent_execution(agent_type, agent_name, duration,
+                                              parent_id or _core.context_parent(self._core))
         except Exception as error:  # noqa: BLE001
             record_error("record_agent_execution", error)
 
     def record_tool_usage(self, tool_name: str, duration: float, success: bool = True,
                           error: Optional[str] = None, parent_id: int = 0) -> None:
         try:
-            self._core.record_tool_usage(tool_name, duration, success, error or "", parent_id)
+            self._core.record_tool_usage(tool_name, duration, success, error or "",
+                                         parent_id or _core.context_parent(self._core))
         except Exception as failure:  # noqa: BLE001
             record_error("record_tool_usage", failure)
 
     def begin_span(self, kind: SpanKind, name: str, parent_id: int = 0, detail: str = "") -> int:
         """Opens a span; returns its id (0 when telemetry is off or on failure)."""
         try:
-            return self._core.begin_span(kind, name, parent_id, detail)
+            return self._core.begin_span(kind, name, parent_id or _core.context_parent(self._core), detail)
         except Exception as error:  # noqa: BLE001
             record_error("begin_span", error)
             return 0
