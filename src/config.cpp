@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <sop_telemetry/config.hpp>
 
 #include <charconv>
@@ -115,8 +116,14 @@ Config resolve_config(Config config, std::vector<std::string>* problems) noexcep
             note(problems, "max_events_per_session must be > 0; using the default");
             config.max_events_per_session = defaults.max_events_per_session;
         }
-        if (config.storage_dir.empty())
+        if (config.storage_dir.empty()) {
             note(problems, "no storage directory (no HOME); the session stays in memory");
+        } else {
+            // Absolute now: a relative one would follow the host's later chdir().
+            std::error_code ignored;
+            const auto absolute = std::filesystem::absolute(config.storage_dir, ignored);
+            if (!ignored) config.storage_dir = absolute.lexically_normal().string();
+        }
         return config;
     } catch (...) {
         note(problems, "configuration could not be resolved; using defaults");

@@ -37,7 +37,12 @@ std::string new_session_id(std::int64_t start_ns) {
 std::shared_ptr<const PriceTable> load_prices(const Config& config) {
     auto table = std::make_shared<PriceTable>(PriceTable::built_in());
     for (const std::string& path : {config.storage_dir + "/prices.json", config.price_file}) {
-        if (path.empty() || path == "/prices.json" || ::access(path.c_str(), F_OK) != 0) continue;
+        if (path.empty() || path == "/prices.json") continue;
+        if (::access(path.c_str(), F_OK) != 0) {
+            // The storage directory's own file is optional; a price file named in the config is not.
+            if (path == config.price_file) get_error_handler().record("pricing", "price file " + path + " not found");
+            continue;
+        }
         std::string error;
         auto content = detail::read_file(path, error);
         auto parsed = content ? PriceTable::parse(*content, &error) : std::nullopt;
@@ -48,6 +53,13 @@ std::shared_ptr<const PriceTable> load_prices(const Config& config) {
         table->merge(*parsed);
     }
     return table;
+}
+
+/// A file's size and modification time (ns), to tell a rewritten file; none when it is missing.
+std::optional<std::pair<off_t, std::int64_t>> file_stamp(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+    return std::pair<off_t, std::int64_t>{info.st_size, std::int64_t(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
 }
 
 }  // namespace
@@ -61,7 +73,13 @@ struct TelemetryManager::Impl {
     std::shared_ptr<detail::SessionCore> core;
     std::unique_ptr<detail::SessionWriter> writer;
     std::string pending_python_version;
-    std::list<std::pair<std::string, std::shared_ptr<TelemetrySession>>> cache;  // newest first
+    /// A session read from its file, and the file as it was then (size, modification time).
+    struct CachedSession {
+        std::string id;
+        std::pair<off_t, std::int64_t> stamp;
+        std::shared_ptr<TelemetrySession> session;
+    };
+    std::list<CachedSession> cache;  // newest first
 
     void apply_log_level() { get_error_handler().set_log_level(config.log_level); }
 
@@ -133,11 +151,11 @@ bool TelemetryManager::initialize(const Config& requested) noexcept {
         if (first || !impl_->core) {
             impl_->config = next;
             impl_->apply_log_level();
-            for (const auto& problem : problems) get_error_handler().log(LogLevel::warning, problem);
+            for (const auto& problem : problems) get_error_handler().record("config", problem);
             if (next.enabled) impl_->start_session();
             return true;
         }
-        for (const auto& problem : problems) get_error_handler().log(LogLevel::warning, problem);
+        for (const auto& problem : problems) get_error_handler().record("config", problem);
         impl_->reconfigure(next);
         impl_->apply_log_level();
         return true;
@@ -164,6 +182,10 @@ bool TelemetryManager::flush_data() noexcept {
     initialize();
     try {
         std::lock_guard lock(impl_->mutex);
+        if (::getpid() != impl_->owner_pid) {  // a forked child: the parent owns the files
+            get_error_handler().record("flush_data", "a forked process does not write its parent's session");
+            return false;
+        }
         return impl_->writer && !impl_->closed && impl_->writer->flush();
     } catch (const std::exception& error) {
         get_error_handler().record("flush_data", error.what());
@@ -191,20 +213,22 @@ std::optional<TelemetrySession> TelemetryManager::get_session_data(std::string_v
             return impl_->writer->fold(std::nullopt);
         auto& cache = impl_->cache;
         TelemetryDataStore store(impl_->config.storage_dir);
+        const auto stamp = file_stamp(store.session_path(id));
         for (auto it = cache.begin(); it != cache.end(); ++it) {
-            if (it->first != id) continue;
-            if (::access(store.session_path(id).c_str(), F_OK) != 0) {
-                cache.erase(it);  // removed since it was cached
-                return std::nullopt;
+            if (it->id != id) continue;
+            if (!stamp || *stamp != it->stamp) {  // removed or rewritten since it was cached
+                cache.erase(it);
+                if (!stamp) return std::nullopt;
+                break;
             }
             cache.splice(cache.begin(), cache, it);
-            return *it->second;
+            return *it->session;
         }
         const auto prices = impl_->writer ? impl_->writer->prices()
                                           : std::make_shared<PriceTable>(PriceTable::built_in());
         auto session = store.read_session(id, *prices);
-        if (session && impl_->config.max_memory_sessions > 0) {
-            cache.emplace_front(std::string(id), std::make_shared<TelemetrySession>(*session));
+        if (session && stamp && impl_->config.max_memory_sessions > 0) {
+            cache.push_front({std::string(id), *stamp, std::make_shared<TelemetrySession>(*session)});
             while (cache.size() > static_cast<std::size_t>(impl_->config.max_memory_sessions))
                 cache.pop_back();
         }

@@ -19,12 +19,12 @@ double seconds_between(Timestamp start, Timestamp end) noexcept {
 }
 
 void add_counts(TokenUsage& usage, const TokenCounts& tokens) {
-    usage.prompt_tokens += tokens.prompt_tokens;
-    usage.completion_tokens += tokens.completion_tokens;
-    usage.total_tokens += tokens.total();
-    usage.cache_read_tokens += tokens.cache_read_tokens;
-    usage.cache_write_tokens += tokens.cache_write_tokens;
-    usage.reasoning_tokens += tokens.reasoning_tokens;
+    usage.prompt_tokens = saturating_add(usage.prompt_tokens, tokens.prompt_tokens);
+    usage.completion_tokens = saturating_add(usage.completion_tokens, tokens.completion_tokens);
+    usage.total_tokens = saturating_add(usage.total_tokens, tokens.total());
+    usage.cache_read_tokens = saturating_add(usage.cache_read_tokens, tokens.cache_read_tokens);
+    usage.cache_write_tokens = saturating_add(usage.cache_write_tokens, tokens.cache_write_tokens);
+    usage.reasoning_tokens = saturating_add(usage.reasoning_tokens, tokens.reasoning_tokens);
     usage.call_count += 1;
 }
 

@@ -42,11 +42,11 @@ std::optional<SpanKind> span_kind_from_string(std::string_view text) noexcept {
 }
 
 TokenCounts& TokenCounts::operator+=(const TokenCounts& other) noexcept {
-    prompt_tokens += other.prompt_tokens;
-    completion_tokens += other.completion_tokens;
-    cache_read_tokens += other.cache_read_tokens;
-    cache_write_tokens += other.cache_write_tokens;
-    reasoning_tokens += other.reasoning_tokens;
+    prompt_tokens = saturating_add(prompt_tokens, other.prompt_tokens);
+    completion_tokens = saturating_add(completion_tokens, other.completion_tokens);
+    cache_read_tokens = saturating_add(cache_read_tokens, other.cache_read_tokens);
+    cache_write_tokens = saturating_add(cache_write_tokens, other.cache_write_tokens);
+    reasoning_tokens = saturating_add(reasoning_tokens, other.reasoning_tokens);
     return *this;
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +30,13 @@ const char* to_string(SpanKind kind) noexcept;
 std::optional<TaskStatus> task_status_from_string(std::string_view text) noexcept;
 std::optional<SpanKind> span_kind_from_string(std::string_view text) noexcept;
 
+/// a + b, held at the int64 limits instead of overflowing (token counts and their totals).
+inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t sum = 0;
+    if (!__builtin_add_overflow(a, b, &sum)) return sum;
+    return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+}
+
 /// Token counts of one or more LLM calls. `prompt_tokens` is the inclusive input count:
 /// cache-read and cache-write tokens are subsets of it; reasoning tokens are a subset of
 /// `completion_tokens`.
@@ -39,7 +47,7 @@ struct TokenCounts {
     std::int64_t cache_write_tokens = 0;
     std::int64_t reasoning_tokens = 0;
 
-    std::int64_t total() const noexcept { return prompt_tokens + completion_tokens; }
+    std::int64_t total() const noexcept { return saturating_add(prompt_tokens, completion_tokens); }
     TokenCounts& operator+=(const TokenCounts& other) noexcept;
     bool operator==(const TokenCounts&) const = default;
 };

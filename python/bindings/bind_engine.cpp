@@ -35,9 +35,11 @@ bool interpreter_finalizing() {
 
 /// Routes engine log lines to a Python callable(level: int, message: str). Lines logged while
 /// the interpreter shuts down go to standard error instead.
+/// The engine's diagnostics go to `callback(level, message)`; None drops them — from Python
+/// nothing is printed on the host's stderr (errors still count in the error summary).
 void set_log_callback(nb::object callback) {
     if (callback.is_none()) {
-        get_error_handler().set_log_callback({});
+        get_error_handler().set_log_callback([](LogLevel, std::string_view) {});
         return;
     }
     auto shared = std::shared_ptr<nb::object>(new nb::object(std::move(callback)), [](nb::object* p) {
@@ -46,11 +48,7 @@ void set_log_callback(nb::object callback) {
         delete p;
     });
     get_error_handler().set_log_callback([shared](LogLevel level, std::string_view message) {
-        if (interpreter_finalizing() || !Py_IsInitialized()) {
-            std::fprintf(stderr, "[sop_telemetry] %.*s\n", static_cast<int>(message.size()),
-                         message.data());
-            return;
-        }
+        if (interpreter_finalizing() || !Py_IsInitialized()) return;  // no Python logging left
         nb::gil_scoped_acquire gil;
         try {
             (*shared)(static_cast<int>(level), nb::str(message.data(), message.size()));
@@ -247,7 +245,9 @@ void bind_engine(nb::module_& m) {
     m.def("get_error_summary", &error_summary);
     m.def("reset_error_state", [] { get_error_handler().reset_error_state(); });
     m.def("total_errors", [] { return get_error_handler().total_errors(); });
-    m.def("set_log_callback", &set_log_callback, "callback"_a.none());
+    m.def("set_log_callback", &set_log_callback, "callback"_a.none(),
+          "The engine's diagnostics go to callback(level, message); None drops them (errors still "
+          "count in the error summary).");
     m.def("set_log_level", [](LogLevel level) { get_error_handler().set_log_level(level); });
     m.def("resolve_config", [](const Config& config) {
         std::vector<std::string> problems;

@@ -141,3 +141,53 @@ next(steps)  # the host stops reading and exits
     [session] = stored_sessions(tmp_path)
     statuses = {(span["kind"], span["status"]) for span in session["spans"] if span["kind"] != "llm"}
     assert statuses == {("task", "cancelled"), ("agent", "cancelled"), ("step", "cancelled")}, statuses
+
+
+def test_the_launcher_gives_the_program_its_own_directory_and_the_working_one_for_m(tmp_path):
+    launcher = str(Path(sys.executable).parent / "sop-telemetry-run")
+    (tmp_path / "neighbour.py").write_text("VALUE = '邻居'\nif __name__ == '__main__':\n    print('as main', VALUE)\n",
+                                           encoding="utf-8")
+    as_script = run_python(tmp_path, "import neighbour\nprint(neighbour.VALUE)", launcher=launcher)
+    assert (as_script.returncode, as_script.stdout.strip()) == (0, "邻居"), as_script.stderr
+    as_module = subprocess.run([launcher, "-m", "neighbour"], cwd=tmp_path, capture_output=True, text=True,
+                               timeout=120, env={**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")})
+    assert (as_module.returncode, as_module.stdout.strip()) == (0, "as main 邻居"), as_module.stderr
+
+
+def test_a_forked_child_never_writes_its_parents_session(tmp_path):
+    script = """
+import os, sys
+from ai_agents.telemetry import TelemetryManager, get_error_handler
+manager = TelemetryManager.get_instance()
+collector = manager.get_collector()
+collector.record_llm_call("gpt-4o", 1, 0, 0.1)
+child = os.fork()
+if child == 0:
+    collector.record_llm_call("gpt-4o", 100, 0, 0.1)
+    flushed = manager.flush_data()
+    errors = get_error_handler().get_error_summary().get("flush_data", {}).get("recent_messages", [])
+    print("child", flushed, any("forked" in e for e in errors), flush=True)
+    sys.exit(0)
+os.waitpid(child, 0)
+collector.record_llm_call("gpt-4o", 10000, 0, 0.1)
+"""
+    result = run_python(tmp_path, script)
+    assert result.returncode == 0 and result.stdout.strip() == "child False True", result.stderr
+    [session] = stored_sessions(tmp_path)
+    assert session["total_tokens"]["prompt_tokens"] == 10001
+    assert not list((tmp_path / "store").glob("*.jsonl"))
+
+
+def test_the_api_used_in_the_hosts_own_exit_hook_prints_nothing(tmp_path):
+    script = """
+import atexit
+def report():  # registered before the telemetry was imported: runs after its own exit hooks
+    from ai_agents.telemetry import TelemetryCollector, TelemetryManager
+    TelemetryManager.get_instance().get_session_data("no such id!")
+    TelemetryCollector().end_task("never-started")
+atexit.register(report)
+import ai_agents.telemetry
+print("host done")
+"""
+    result = run_python(tmp_path, script)
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "host done", "")

@@ -5,11 +5,17 @@ recorded by the error handler and never raised into the host.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from . import _core
 from ._core import SpanKind, TaskStatus
 from .error_handler import record_error
+
+
+def _clean(value: Any) -> Any:
+    """A str as the engine takes it: text UTF-8 cannot hold (lone surrogates, as a
+    'surrogateescape' decode leaves them) keeps the rest, '?' in its place."""
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
 
 
 class TelemetryCollector:
@@ -27,6 +33,27 @@ class TelemetryCollector:
             record_error("collector", error)
             self._core = None
 
+    def _engine(self, operation: str, failed: Any, method: str, *args: Any) -> Any:
+        """self._core.method(*args); on failure `failed`, the error recorded under `operation`.
+        Text the engine cannot take (lone surrogates) is cleaned and the call made again."""
+        try:
+            return getattr(self._core, method)(*args)
+        except Exception as error:  # noqa: BLE001
+            cleaned = tuple(_clean(arg) for arg in args)
+            if isinstance(error, TypeError) and cleaned != args:
+                return self._engine(operation, failed, method, *cleaned)
+            record_error(operation, error)
+            return failed
+
+    def _parent(self, parent_id: int) -> int:
+        if parent_id:
+            return parent_id
+        try:
+            return _core.context_parent(self._core)
+        except Exception as error:  # noqa: BLE001
+            record_error("parent", error)
+            return 0
+
     def start_task(self, task_id: str, description: str = "",
                    sop_category: Optional[str] = None) -> bool:
         return self.open_task(task_id, description, sop_category) != 0
@@ -35,74 +62,43 @@ class TelemetryCollector:
                   sop_category: Optional[str] = None, parent_id: int = 0) -> int:
         """start_task that returns the task's span id (0 when refused); `parent_id` nests the
         task under a span (0: the current context)."""
-        try:
-            return self._core.open_task(str(task_id), str(description), sop_category or "", parent_id)
-        except Exception as error:  # noqa: BLE001
-            record_error("start_task", error)
-            return 0
+        return self._engine("start_task", 0, "open_task", str(task_id), str(description),
+                            sop_category or "", parent_id)
 
     def end_task(self, task_id: str, status: TaskStatus = TaskStatus.COMPLETED) -> bool:
-        try:
-            return self._core.end_task(str(task_id), status)
-        except Exception as error:  # noqa: BLE001
-            record_error("end_task", error)
-            return False
+        return self._engine("end_task", False, "end_task", str(task_id), status)
 
     def record_llm_call(self, model: str, prompt_tokens: int, completion_tokens: int,
                         duration: float, cache_read_tokens: int = 0, cache_write_tokens: int = 0,
                         reasoning_tokens: int = 0, error: Optional[str] = None,
                         parent_id: int = 0) -> None:
-        try:
-            self._core.record_llm_call(model, prompt_tokens, completion_tokens, duration,
-                                       cache_read_tokens, cache_write_tokens, reasoning_tokens,
-                                       error or "", parent_id or _core.context_parent(self._core))
-        except Exception as failure:  # noqa: BLE001
-            record_error("record_llm_call", failure)
+        self._engine("record_llm_call", None, "record_llm_call", model, prompt_tokens,
+                     completion_tokens, duration, cache_read_tokens, cache_write_tokens,
+                     reasoning_tokens, error or "", self._parent(parent_id))
 
     def record_agent_execution(self, agent_type: str, agent_name: str, duration: float,
                                parent_id: int = 0) -> None:
-        try:
-            self._core.record_agent_execution(agent_type, agent_name, duration,
-                                              parent_id or _core.context_parent(self._core))
-        except Exception as error:  # noqa: BLE001
-            record_error("record_agent_execution", error)
+        self._engine("record_agent_execution", None, "record_agent_execution", agent_type,
+                     agent_name, duration, self._parent(parent_id))
 
     def record_tool_usage(self, tool_name: str, duration: float, success: bool = True,
                           error: Optional[str] = None, parent_id: int = 0) -> None:
-        try:
-            self._core.record_tool_usage(tool_name, duration, success, error or "",
-                                         parent_id or _core.context_parent(self._core))
-        except Exception as failure:  # noqa: BLE001
-            record_error("record_tool_usage", failure)
+        self._engine("record_tool_usage", None, "record_tool_usage", tool_name, duration, success,
+                     error or "", self._parent(parent_id))
 
     def begin_span(self, kind: SpanKind, name: str, parent_id: int = 0, detail: str = "") -> int:
         """Opens a span; returns its id (0 when telemetry is off or on failure)."""
-        try:
-            return self._core.begin_span(kind, name, parent_id or _core.context_parent(self._core), detail)
-        except Exception as error:  # noqa: BLE001
-            record_error("begin_span", error)
-            return 0
+        return self._engine("begin_span", 0, "begin_span", kind, name, self._parent(parent_id), detail)
 
     def end_span(self, span_id: int, status: TaskStatus = TaskStatus.COMPLETED,
                  error: Optional[str] = None, prompt_tokens: int = 0, completion_tokens: int = 0,
                  cache_read_tokens: int = 0, cache_write_tokens: int = 0,
                  reasoning_tokens: int = 0) -> None:
-        try:
-            self._core.end_span(span_id, status, error or "", prompt_tokens, completion_tokens,
-                                cache_read_tokens, cache_write_tokens, reasoning_tokens)
-        except Exception as failure:  # noqa: BLE001
-            record_error("end_span", failure)
+        self._engine("end_span", None, "end_span", span_id, status, error or "", prompt_tokens,
+                     completion_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens)
 
     def current_span(self) -> int:
-        try:
-            return self._core.current_span()
-        except Exception as error:  # noqa: BLE001
-            record_error("current_span", error)
-            return 0
+        return self._engine("current_span", 0, "current_span")
 
     def is_enabled(self) -> bool:
-        try:
-            return self._core.is_enabled()
-        except Exception as error:  # noqa: BLE001
-            record_error("is_enabled", error)
-            return False
+        return self._engine("is_enabled", False, "is_enabled")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
@@ -27,11 +28,36 @@ def record_error(operation: str, error: BaseException | str) -> None:
 def safe_telemetry_operation(operation: str) -> Callable[[F], F]:
     """Decorator: the function's exceptions are recorded under `operation`; it returns None.
 
-    Works on plain and async functions. Use it for telemetry code only — never around the
-    host's own work, whose exceptions must pass unchanged.
+    Works on plain and async functions, generators and async generators (an exception while
+    iterating is recorded and ends the iteration). Use it for telemetry code only — never around
+    the host's own work, whose exceptions must pass unchanged.
     """
 
     def decorate(function: F) -> F:
+        if inspect.isasyncgenfunction(function):
+
+            @functools.wraps(function)
+            async def async_generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    async for item in function(*args, **kwargs):
+                        yield item
+                except Exception as error:  # noqa: BLE001
+                    record_error(operation, error)
+
+            return async_generator_wrapper  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(function):
+
+            @functools.wraps(function)
+            def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return (yield from function(*args, **kwargs))
+                except Exception as error:  # noqa: BLE001
+                    record_error(operation, error)
+                    return None
+
+            return generator_wrapper  # type: ignore[return-value]
+
         if asyncio.iscoroutinefunction(function):
 
             @functools.wraps(function)

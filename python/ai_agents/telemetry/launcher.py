@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import os
 import runpy
 import sys
 
@@ -18,14 +19,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if not args else 0
     import ai_agents.telemetry  # noqa: F401 - starts the session and instruments smolagents
 
+    # sys.path[0] as `python` sets it: the script's directory, or the working directory for -m
+    # (not this launcher's own directory), so the program imports its neighbours the same way.
     if args[0] == "-m":
         if len(args) < 2:
             print(USAGE, file=sys.stderr)
             return 2
         sys.argv = args[1:]
+        sys.path[0] = os.getcwd()
         runpy.run_module(args[1], run_name="__main__", alter_sys=True)
     else:
         sys.argv = args
+        sys.path[0] = os.path.dirname(os.path.abspath(args[0]))
         runpy.run_path(args[0], run_name="__main__")
     return 0
 

@@ -5,7 +5,6 @@ is logged and ignored), everything else is the engine's own behaviour.
 """
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from typing import Any, Mapping, Optional
@@ -15,7 +14,6 @@ from .collector import TelemetryCollector
 from .error_handler import record_error
 from .types import TelemetrySession
 
-logger = logging.getLogger("ai_agents.telemetry")
 
 # key -> (accepted types, converter)
 _CONFIG_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -34,34 +32,36 @@ _CONFIG_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
 }
 
 
-def config_from_mapping(values: Optional[Mapping[str, Any]]) -> _core.Config:
-    """A Config from a dict; unknown keys and values of the wrong type are logged and skipped.
+def config_from_mapping(values: Optional[Mapping[str, Any]],
+                        base: Optional[_core.Config] = None) -> _core.Config:
+    """A Config from a dict, over `base` (default: the defaults): keys not named keep its value.
+    Unknown keys and values of the wrong type are skipped, each a recorded telemetry error
+    (operation "config", also logged).
 
     The engine's log level defaults to DEBUG here: every diagnostic reaches Python, and the
     level of the 'ai_agents.telemetry' logger decides what is shown."""
-    config = _core.Config()
-    config.log_level = _core.LogLevel.DEBUG
+    config = base if base is not None else _core.Config()
+    if base is None:
+        config.log_level = _core.LogLevel.DEBUG
     if values is None:
         return config
     if not isinstance(values, Mapping):
-        logger.warning("telemetry config must be a dict, got %s; using defaults",
-                       type(values).__name__)
+        record_error("config", f"telemetry config must be a dict, got {type(values).__name__}; using defaults")
         return config
     for key, value in values.items():
         if key not in _CONFIG_KEYS:
-            logger.warning("unknown telemetry config key %r ignored (known: %s)", key,
-                           ", ".join(sorted(_CONFIG_KEYS)))
+            record_error("config", f"unknown telemetry config key {key!r} ignored "
+                                   f"(known: {', '.join(sorted(_CONFIG_KEYS))})")
             continue
         types, convert = _CONFIG_KEYS[key]
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            logger.warning("telemetry config %r must be %s, got %r; using the default", key,
-                           " or ".join(t.__name__ for t in types), value)
+            record_error("config", f"telemetry config {key!r} must be "
+                                   f"{' or '.join(t.__name__ for t in types)}, got {value!r}; not applied")
             continue
         try:
             setattr(config, key, convert(value))
         except (AttributeError, ValueError, TypeError, OverflowError) as error:
-            logger.warning("telemetry config %r=%r is invalid (%s); using the default", key,
-                           value, error)
+            record_error("config", f"telemetry config {key!r}={value!r} is invalid ({error}); not applied")
     return config
 
 
@@ -87,7 +87,11 @@ class TelemetryManager:
         try:
             if config is None:
                 return self._core.initialize()
-            return self._core.initialize(config_from_mapping(config))
+            # Over the configuration in force: a key not named keeps its value, and telemetry
+            # turned off by disable_telemetry() stays off unless `enabled` is named.
+            current = self._core.config()
+            current.enabled = current.enabled and (self._core.is_enabled() or not self._core.session_id())
+            return self._core.initialize(config_from_mapping(config, current))
         except Exception as error:  # noqa: BLE001
             record_error("initialize", error)
             return False
