@@ -149,16 +149,17 @@ Aggregate aggregate(const std::vector<const TelemetrySession*>& sessions) {
         total.llm_calls += summary.llm_calls;
         total.tool_calls += summary.tool_calls;
         const TokenUsage& usage = session->total_tokens;
-        total.tokens.prompt_tokens += usage.prompt_tokens;
-        total.tokens.completion_tokens += usage.completion_tokens;
-        total.tokens.total_tokens += usage.total_tokens;
-        total.tokens.cache_read_tokens += usage.cache_read_tokens;
+        // Sums held at the int64 limits, like the engine's (sessions may already be held there).
+        total.tokens.prompt_tokens = saturating_add(total.tokens.prompt_tokens, usage.prompt_tokens);
+        total.tokens.completion_tokens = saturating_add(total.tokens.completion_tokens, usage.completion_tokens);
+        total.tokens.total_tokens = saturating_add(total.tokens.total_tokens, usage.total_tokens);
+        total.tokens.cache_read_tokens = saturating_add(total.tokens.cache_read_tokens, usage.cache_read_tokens);
         total.tokens.call_count += usage.call_count;
         for (const auto& [model, by_model] : usage.model_breakdown) {
             TokenUsage& merged = total.tokens.model_breakdown[model];
-            merged.prompt_tokens += by_model.prompt_tokens;
-            merged.completion_tokens += by_model.completion_tokens;
-            merged.total_tokens += by_model.total_tokens;
+            merged.prompt_tokens = saturating_add(merged.prompt_tokens, by_model.prompt_tokens);
+            merged.completion_tokens = saturating_add(merged.completion_tokens, by_model.completion_tokens);
+            merged.total_tokens = saturating_add(merged.total_tokens, by_model.total_tokens);
             merged.call_count += by_model.call_count;
             if (by_model.cost_estimate) merged.cost_estimate = merged.cost_estimate.value_or(0) + *by_model.cost_estimate;
         }
@@ -169,7 +170,7 @@ Aggregate aggregate(const std::vector<const TelemetrySession*>& sessions) {
         ++day.sessions;
         day.tasks += summary.tasks;
         day.failed_tasks += summary.failed_tasks;
-        day.tokens += usage.total_tokens;
+        day.tokens = saturating_add(day.tokens, usage.total_tokens);
         day.cost += cost;
         for (auto& [key, values] : tool_groups(*session)) {
             auto& group = tools[key];

@@ -33,10 +33,9 @@ bool interpreter_finalizing() {
 #endif
 }
 
-/// Routes engine log lines to a Python callable(level: int, message: str). Lines logged while
-/// the interpreter shuts down go to standard error instead.
-/// The engine's diagnostics go to `callback(level, message)`; None drops them — from Python
-/// nothing is printed on the host's stderr (errors still count in the error summary).
+/// The engine's diagnostics go to a Python callable(level: int, message: str); None drops them,
+/// and so do lines logged while the interpreter shuts down — from Python nothing is printed on
+/// the host's stderr (errors still count in the error summary).
 void set_log_callback(nb::object callback) {
     if (callback.is_none()) {
         get_error_handler().set_log_callback([](LogLevel, std::string_view) {});

@@ -272,14 +272,16 @@ PyObject* call_finalize_step(Hook* hook, PyObject* const* args, std::size_t narg
 PyObject* call_submit(Hook* hook, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
     const Py_ssize_t positional = PyVectorcall_NARGS(nargsf);
     if (positional < 2) return call_original(hook, args, nargsf, kwnames);  // let submit complain
-    Ref context(PyContext_CopyCurrent());
-    if (!context) {
+    PyObject* context = PyContext_CopyCurrent();  // released by hand: see call_agent_run
+    if (context == nullptr) {
         PyErr_Clear();
         get_error_handler().record(operation_of(hook->kind), "cannot copy the context");
         return call_original(hook, args, nargsf, kwnames);
     }
     // After the executor: Context.run, unbound, and this copy to run it in.
-    return vectorcall_inserting(hook->original, args, nargsf, kwnames, 1, {state().context_run, context.get()});
+    PyObject* result = vectorcall_inserting(hook->original, args, nargsf, kwnames, 1, {state().context_run, context});
+    Py_DECREF(context);
+    return result;
 }
 
 PyObject* hook_vectorcall(PyObject* callable, PyObject* const* args, std::size_t nargsf, PyObject* kwnames) {
@@ -461,12 +463,18 @@ void bind_hooks(nb::module_& m) {
           [](const TelemetryCollector& collector) -> std::uint64_t {
               const HookState& s = state();
               if (!s.collector || s.collector->core() != collector.core()) return 0;
-              return open_span_under(current_span());
+              const std::uint64_t parent = open_span_under(current_span());
+              // A task or scope the user opened inside that step or tool call (no run hangs
+              // under it) is newer: the engine's own default finds it.
+              const std::uint64_t user = collector.current_span();
+              if (parent == 0 || (user != 0 && !opened_by_a_run(user) && !has_run_under(user))) return 0;
+              return parent;
           },
           nb::arg("collector"),
           "For a record made by hand through `collector`: the step or tool call in progress in "
-          "this context, else the context's span; 0 when there is none, or the instrumentation "
-          "records into another session (the engine's own default applies then).");
+          "this context, else the context's span; 0 when there is none, when the user opened a "
+          "task or scope inside it, or when the instrumentation records into another session "
+          "(the engine's own default applies then).");
     m.def("set_hook_fault_injection", [](bool on) { state().inject_faults = on; }, nb::arg("on"),
           "For tests: make every hook's telemetry fail, to prove the host never sees it.");
 }

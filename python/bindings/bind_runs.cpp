@@ -47,7 +47,7 @@ TaskStatus run_outcome(PyObject* agent) noexcept {
 std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
     HookState& s = state();
     if (!recording()) return 0;
-    OpenRun run{agent, 0, 0, {}};
+    OpenRun run{agent, 0, 0, {}, 0};
     try {
         fail_if_injected();
         // The open step or tool call of a calling agent, else the task or scope the user opened;
@@ -66,6 +66,7 @@ std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
         run.span = s.collector->begin_span(SpanKind::agent, name_of(agent, name.get()), parent,
                                            manages > 0 ? "supervisor" : "micro");
         if (run.span != 0) {
+            run.parent = parent;
             s.open_runs.push_back(run);
             return run.span;
         }
@@ -124,8 +125,10 @@ PyObject* enter_span(std::uint64_t span) {
     return token;
 }
 
-void leave_span(const Ref& token) {
-    if (token && PyContextVar_Reset(state().current_span_var, token.get()) < 0) record_failure("agent_run");
+/// Resets the context's span and releases `token` (may be null).
+void leave_span(PyObject* token) {
+    if (token != nullptr && PyContextVar_Reset(state().current_span_var, token) < 0) record_failure("agent_run");
+    Py_XDECREF(token);
 }
 
 /// At interpreter exit, before the session is written: the runs still open — a streamed run
@@ -163,7 +166,10 @@ PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const
         return vectorcall_inserting(streamed, args, nargsf, kwnames, 0, {original});
     }
     const std::uint64_t span = begin_agent_run(agent, task);  // never raises; 0 when nothing was opened
-    const Ref token(enter_span(span));
+    // No C++ object holds a Python reference across the call: a daemon thread still in it when
+    // the interpreter exits is ended by pthread_exit, whose unwinding runs destructors without
+    // the GIL.
+    PyObject* token = enter_span(span);
     PyObject* result = PyObject_Vectorcall(original, args, nargsf, kwnames);
     SavedError error(result == nullptr);
     leave_span(token);

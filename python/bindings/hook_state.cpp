@@ -96,6 +96,12 @@ bool opened_by_a_run(std::uint64_t task_span) {
     return false;
 }
 
+bool has_run_under(std::uint64_t span) {
+    for (const OpenRun& run : state().open_runs)
+        if (run.parent == span) return true;
+    return false;
+}
+
 std::uint64_t open_run_of(const void* agent) {
     std::uint64_t span = 0;
     for (const OpenRun& run : state().open_runs) {

@@ -41,6 +41,7 @@ struct OpenRun {
     std::uint64_t span;
     std::uint64_t task_span;  // 0: it joined a task or an outer run
     std::string task_id;
+    std::uint64_t parent;     // what it hangs under: its task, the user's, a calling agent's step
 };
 
 struct HookState {
@@ -108,6 +109,8 @@ std::uint64_t open_span_under(std::uint64_t context);
 std::uint64_t parent_under(std::uint64_t context);
 /// Whether `task_span` is a task an agent run opened (not one the user did).
 bool opened_by_a_run(std::uint64_t task_span);
+/// Whether an agent run in progress hangs directly under `span`.
+bool has_run_under(std::uint64_t span);
 inline std::uint64_t current_parent() { return parent_under(current_span()); }
 /// The span of the agent's open run — inside it, the context's span — when it has exactly one
 /// (0: none, or several at once).

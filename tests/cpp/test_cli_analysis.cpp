@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace sop_telemetry::cli {
 namespace {
@@ -113,6 +114,19 @@ TEST(CliAnalysis, AggregateSumsSessionsAndGroupsByDay) {
     ASSERT_EQ(total.by_day.size(), 2u);
     EXPECT_EQ(total.by_day.begin()->first, "2023-11-14");
     EXPECT_EQ(total.slowest_tools.at(0).name, "grep");
+}
+
+TEST(CliAnalysis, AggregateTokenSumsHoldAtTheInt64Limit) {
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    TelemetrySession a = session_with({});
+    a.total_tokens.prompt_tokens = a.total_tokens.total_tokens = kMax;
+    a.total_tokens.model_breakdown["gpt-4o"].total_tokens = kMax;
+    const TelemetrySession b = a;
+    const Aggregate total = aggregate({&a, &b});
+    EXPECT_EQ(total.tokens.total_tokens, kMax);
+    EXPECT_EQ(total.tokens.prompt_tokens, kMax);
+    EXPECT_EQ(total.tokens.model_breakdown.at("gpt-4o").total_tokens, kMax);
+    EXPECT_EQ(total.by_day.begin()->second.tokens, kMax);
 }
 
 TEST(CliAnalysis, CompareListsEveryModelAndTool) {

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from scripted_models import ScriptedModel, StreamingModel, code
@@ -71,6 +72,7 @@ def test_an_agent_overriding_step_stream_with_super_has_each_step_once(telemetry
 def test_generate_stream_returning_a_list_is_given_back_as_a_list_and_counted(telemetry):
     class BufferedModel(ScriptedModel):
         def generate_stream(self, messages, **kwargs):
+            time.sleep(0.05)  # buffering takes time: the call's duration
             return [ChatMessageStreamDelta(content=self.next_response(),
                                            token_usage=TokenUsage(input_tokens=3, output_tokens=4))]
 
@@ -80,6 +82,7 @@ def test_generate_stream_returning_a_list_is_given_back_as_a_list_and_counted(te
     assert isinstance(deltas, list) and "final_answer" in deltas[0].content
     llm = spans_of(telemetry.get_session_data(), SpanKind.LLM)
     assert [(s.prompt_tokens, s.completion_tokens, s.status) for s in llm] == [(3, 4, TaskStatus.COMPLETED)] * 2
+    assert all(s.duration >= 0.05 for s in llm)
 
 
 @pytest.mark.parametrize("streaming", [False, True])
@@ -322,3 +325,17 @@ def test_a_call_recorded_by_hand_in_a_tool_hangs_under_that_tool(telemetry):
     session = telemetry.get_session_data()
     assert one(session, SpanKind.LLM, "side-model").parent_id == one(session, SpanKind.TOOL, "lookup").span_id
     assert session.tasks[0].total_tokens.total_tokens == 2 * 30 + 505
+
+
+def test_a_task_the_user_opens_inside_a_tool_gets_the_calls_recorded_in_it(telemetry):
+    def lookup():
+        collector = telemetry.get_collector()
+        collector.start_task("sub-task", "opened inside the tool")
+        collector.record_llm_call(model="side-model", prompt_tokens=500, completion_tokens=5, duration=0.1)
+        collector.end_task("sub-task")
+        return "found"
+
+    model = ScriptedModel([[("lookup", {})], [("final_answer", {"answer": "ok"})]])
+    assert ToolCallingAgent(tools=[_tool_without_inputs("lookup", lookup)], model=model, max_steps=3).run("sub") == "ok"
+    tasks = {t.task_id: [c.model for c in t.llm_calls] for t in telemetry.get_session_data().tasks}
+    assert tasks["sub-task"] == ["side-model"]

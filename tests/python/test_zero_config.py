@@ -149,6 +149,11 @@ def test_the_launcher_gives_the_program_its_own_directory_and_the_working_one_fo
                                            encoding="utf-8")
     as_script = run_python(tmp_path, "import neighbour\nprint(neighbour.VALUE)", launcher=launcher)
     assert (as_script.returncode, as_script.stdout.strip()) == (0, "邻居"), as_script.stderr
+    (tmp_path / "links").mkdir()  # a link to the script: python takes the directory it points into
+    (tmp_path / "links" / "app.py").symlink_to(tmp_path / "app.py")
+    linked = subprocess.run([launcher, str(tmp_path / "links" / "app.py")], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")})
+    assert (linked.returncode, linked.stdout.strip()) == (0, "邻居"), linked.stderr
     as_module = subprocess.run([launcher, "-m", "neighbour"], cwd=tmp_path, capture_output=True, text=True,
                                timeout=120, env={**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")})
     assert (as_module.returncode, as_module.stdout.strip()) == (0, "as main 邻居"), as_module.stderr
@@ -191,3 +196,23 @@ print("host done")
 """
     result = run_python(tmp_path, script)
     assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "host done", "")
+
+
+def test_an_agent_still_running_in_a_daemon_thread_at_exit_neither_crashes_nor_stays_running(tmp_path):
+    script = """
+import threading, time
+from scripted_models import ScriptedModel, code
+from smolagents import CodeAgent
+def work():  # never final: still running when the interpreter exits
+    CodeAgent(tools=[], model=ScriptedModel([code("x = 1")]), max_steps=10**6, verbosity_level=0).run("loop")
+threading.Thread(target=work, daemon=True).start()
+time.sleep(0.5)
+print("exiting")
+"""
+    for attempt in range(3):  # it crashed in most runs before
+        (tmp_path / str(attempt)).mkdir()
+        result = run_python(tmp_path / str(attempt), "import ai_agents.telemetry\n" + script)
+        # (smolagents itself prints its failing steps once the interpreter shuts its pools down)
+        assert (result.returncode, result.stdout.splitlines()[0]) == (0, "exiting"), result.stderr[-2000:]
+        [session] = stored_sessions(tmp_path / str(attempt))
+        assert {task["status"] for task in session["tasks"]} == {"cancelled"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from typing import Any, Callable, Optional
 
 from . import _core
@@ -65,16 +66,17 @@ def wrap_generate_stream(original: Callable[..., Any]) -> Callable[..., Any]:
         if _core.inside_llm_call() or not telemetry.is_enabled():
             return original(self, *args, **kwargs)
         previous = _core.set_inside_llm_call(True)
+        start = time.perf_counter()
         try:
             stream = original(self, *args, **kwargs)
         except BaseException as error:
-            _record_unstreamed(telemetry, self, None, error)
+            _record_unstreamed(telemetry, self, time.perf_counter() - start, None, error)
             raise
         finally:
             _core.set_inside_llm_call(previous)
         if _traceable(stream):
             return _traced_stream(telemetry, self, stream)
-        _record_unstreamed(telemetry, self, stream)
+        _record_unstreamed(telemetry, self, time.perf_counter() - start, stream)
         return stream  # a buffered list of deltas, an iterator of the host's own: as it is
 
     return mark(generate_stream, original)
@@ -97,12 +99,12 @@ def _add_usage(totals: list[int], delta: Any) -> None:
         totals[1] = max(min(totals[1] + _field(usage, "output_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
 
 
-def _record_unstreamed(telemetry: Any, model: Any, result: Any, error: Optional[BaseException] = None) -> None:
+def _record_unstreamed(telemetry: Any, model: Any, duration: float, result: Any,
+                       error: Optional[BaseException] = None) -> None:
     """An LLM call whose generate_stream raised, or returned nothing _traced_stream can stand in
-    for, recorded now: with the usage of the deltas of a list or tuple (read without changing
-    it). An iterator class of the host's own is not read (its items are the host's): the call
-    is kept without tokens, and that is a telemetry error."""
-    span = telemetry.begin_span(SpanKind.LLM, model_name(model), _core.current_parent(), "stream")
+    for, recorded now (it took `duration`): with the usage of the deltas of a list or tuple
+    (read without changing it). An iterator class of the host's own is not read (its items are
+    the host's): the call is kept without tokens, and that is a telemetry error."""
     totals = [0, 0]
     for delta in result if isinstance(result, (list, tuple)) else ():
         try:
@@ -112,10 +114,9 @@ def _record_unstreamed(telemetry: Any, model: Any, result: Any, error: Optional[
     if result is not None and not isinstance(result, (list, tuple)):
         record_error("llm_call", f"generate_stream returned a {type(result).__name__}, not a generator "
                                  "or a built-in iterator: its tokens are not counted")
-    if error is None:
-        telemetry.end_span(span, TaskStatus.COMPLETED, None, totals[0], totals[1])
-    else:
-        telemetry.end_span(span, status_of(error), error_text(error))
+    telemetry.record_llm_call(model_name(model), totals[0], totals[1], duration,
+                              error=error_text(error) if error is not None else None,
+                              parent_id=_core.current_parent())
 
 
 def _traced_stream(telemetry: Any, model: Any, stream: Any) -> Any:

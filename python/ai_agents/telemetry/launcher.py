@@ -12,6 +12,16 @@ import sys
 USAGE = "usage: sop-telemetry-run (SCRIPT | -m MODULE) [ARGS...]"
 
 
+def _give_program_its_path(entry: str) -> None:
+    """sys.path[0] as `python` would set it for the program — `entry`, its script's directory
+    or the working directory for -m — in place of the one python set for this launcher (its
+    bin directory). Nothing to replace (PYTHONSAFEPATH, or main() called from other code):
+    sys.path stays as it is."""
+    launcher_dir = os.path.dirname(os.path.realpath(sys.argv[0])) if sys.argv and sys.argv[0] else None
+    if sys.path and launcher_dir and os.path.realpath(sys.path[0] or os.getcwd()) == launcher_dir:
+        sys.path[0] = entry
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:
@@ -19,18 +29,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if not args else 0
     import ai_agents.telemetry  # noqa: F401 - starts the session and instruments smolagents
 
-    # sys.path[0] as `python` sets it: the script's directory, or the working directory for -m
-    # (not this launcher's own directory), so the program imports its neighbours the same way.
     if args[0] == "-m":
         if len(args) < 2:
             print(USAGE, file=sys.stderr)
             return 2
+        _give_program_its_path(os.getcwd())
         sys.argv = args[1:]
-        sys.path[0] = os.getcwd()
         runpy.run_module(args[1], run_name="__main__", alter_sys=True)
     else:
+        _give_program_its_path(os.path.dirname(os.path.realpath(args[0])))
         sys.argv = args
-        sys.path[0] = os.path.dirname(os.path.abspath(args[0]))
         runpy.run_path(args[0], run_name="__main__")
     return 0
 

@@ -1,7 +1,7 @@
 """TelemetryManager: the session's owner, as the design document names it.
 
 A thin front over the C++ singleton: configuration dicts are checked here (a bad key or type
-is logged and ignored), everything else is the engine's own behaviour.
+is a recorded telemetry error and not applied), everything else is the engine's own behaviour.
 """
 from __future__ import annotations
 
