@@ -91,15 +91,13 @@ std::uint64_t parent_under(std::uint64_t context) {
 }
 
 bool opened_by_a_run(std::uint64_t task_span) {
-    for (const OpenRun& run : state().open_runs)
-        if (run.task_span == task_span) return true;
-    return false;
+    return std::any_of(state().open_runs.begin(), state().open_runs.end(),
+                       [task_span](const OpenRun& run) { return run.task_span == task_span; });
 }
 
 bool has_run_under(std::uint64_t span) {
-    for (const OpenRun& run : state().open_runs)
-        if (run.parent == span) return true;
-    return false;
+    return std::any_of(state().open_runs.begin(), state().open_runs.end(),
+                       [span](const OpenRun& run) { return run.parent == span; });
 }
 
 std::uint64_t open_run_of(const void* agent) {
