@@ -330,7 +330,14 @@ std::optional<TelemetrySession> session_from_json(simdjson::padded_string_view j
         }
         events.push_back(event);
     }
-    const std::int64_t now = header.end_ns.value_or(header.start_ns);
+    // A session still running when the file was written: as of then, start + total_duration
+    // (not its start, which would make every open span last 0 s).
+    double written_after = 0;
+    if (root["total_duration"].get(written_after) != simdjson::SUCCESS || !(written_after >= 0) ||
+        written_after > 1e9)
+        written_after = 0;
+    const std::int64_t now =
+        header.end_ns.value_or(header.start_ns + static_cast<std::int64_t>(written_after * 1e9));
     TelemetrySession session = fold_session(header, events, code_metrics, prices, now);
     if (auto stored = get_string(root, "price_table_version"); !stored.empty())
         session.price_table_version = stored;

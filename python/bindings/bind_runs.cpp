@@ -78,9 +78,24 @@ std::uint64_t begin_agent_run(PyObject* agent, PyObject* task) {
     return 0;
 }
 
-/// How a run ended: by `error`, else `status`, else from the agent's last step.
+/// Whether the agent was stopped on purpose with agent.interrupt() (smolagents then raises an
+/// AgentError; the switch is reset when a run starts). Never throws.
+bool interrupted(PyObject* agent) noexcept {
+    static PyObject* const name = PyUnicode_InternFromString("interrupt_switch");
+    Ref value(PyObject_GetAttr(agent, name));
+    const int truth = value ? PyObject_IsTrue(value.get()) : 0;
+    PyErr_Clear();
+    return truth > 0;
+}
+
+/// How a run ended: by `error` (cancelled when the agent was interrupted), else `status`, else
+/// from the agent's last step.
 SpanEnd run_end(PyObject* agent, PyObject* error, std::optional<TaskStatus> status, std::string& text) {
-    if (error != nullptr && error != Py_None) return failed_end(error, text);
+    if (error != nullptr && error != Py_None) {
+        SpanEnd end = failed_end(error, text);
+        if (interrupted(agent)) end.status = TaskStatus::cancelled;
+        return end;
+    }
     SpanEnd end;
     end.status = status ? *status : run_outcome(agent);
     return end;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 namespace sop_telemetry {
 namespace {
 
@@ -21,6 +24,23 @@ TelemetrySession recorded_session(TelemetryManager& manager) {
     collector.end_task("t1", TaskStatus::max_steps);
     collector.record_llm_call("gpt-4o", 1, 1, 0.0);
     return manager.get_session_data().value();
+}
+
+TEST(SessionJson, ASessionStillRunningReadsBackWithItsDurationsAsWritten) {
+    testing::TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    TelemetryCollector collector = manager->get_collector();
+    collector.start_task("open", "still running when written");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const TelemetrySession live = manager->get_session_data().value();
+    ASSERT_FALSE(live.end_time.has_value());
+    ASSERT_GE(live.total_duration, 0.05);
+    const auto back = TelemetrySession::from_json(live.to_json());
+    ASSERT_TRUE(back.has_value());
+    EXPECT_NEAR(back->total_duration, live.total_duration, 1e-3);
+    ASSERT_EQ(back->tasks.size(), 1u);
+    EXPECT_NEAR(back->tasks[0].duration, live.tasks[0].duration, 1e-3);
+    collector.end_task("open");
 }
 
 TEST(SessionJson, RoundTripKeepsEveryField) {

@@ -339,3 +339,14 @@ def test_a_task_the_user_opens_inside_a_tool_gets_the_calls_recorded_in_it(telem
     assert ToolCallingAgent(tools=[_tool_without_inputs("lookup", lookup)], model=model, max_steps=3).run("sub") == "ok"
     tasks = {t.task_id: [c.model for c in t.llm_calls] for t in telemetry.get_session_data().tasks}
     assert tasks["sub-task"] == ["side-model"]
+
+
+def test_a_run_stopped_with_interrupt_is_cancelled(telemetry):
+    agent = CodeAgent(tools=[], model=ScriptedModel([code("print(1)")]), max_steps=5,
+                      step_callbacks=[lambda step, agent=None: (agent or interrupting).interrupt()])
+    interrupting = agent
+    with pytest.raises(Exception, match="interrupted"):
+        agent.run("stop me")
+    session = telemetry.get_session_data()
+    assert session.tasks[0].status == TaskStatus.CANCELLED
+    assert one(session, SpanKind.AGENT).status == TaskStatus.CANCELLED
