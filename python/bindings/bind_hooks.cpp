@@ -109,6 +109,14 @@ TokenCounts tokens_of(PyObject* message) noexcept {
             if (tokens.cache_read_tokens == 0) tokens.cache_read_tokens = int_field(raw_usage.get(), n.cache_read_input_tokens);
             tokens.cache_write_tokens = int_field(raw_usage.get(), n.cache_creation_input_tokens);
             tokens.reasoning_tokens = int_field(raw_usage.get(), n.completion_tokens_details, n.reasoning_tokens);
+            if (tokens.cache_read_tokens == 0 && tokens.cache_write_tokens == 0) {
+                // Bedrock Converse (smolagents' AmazonBedrockModel): camelCase, and its inputTokens
+                // leave the cached tokens out; prompt_tokens counts every input token.
+                tokens.cache_read_tokens = int_field(raw_usage.get(), n.cacheReadInputTokens);
+                tokens.cache_write_tokens = int_field(raw_usage.get(), n.cacheWriteInputTokens);
+                tokens.prompt_tokens = saturating_add(tokens.prompt_tokens,
+                                                      saturating_add(tokens.cache_read_tokens, tokens.cache_write_tokens));
+            }
         }
     } catch (...) {
         record_failure("llm_call");

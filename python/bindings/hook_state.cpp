@@ -29,7 +29,8 @@ const Names& names() {
         interned("cache_creation_input_tokens"), interned("completion_tokens_details"),
         interned("reasoning_tokens"), interned("model_id"), interned("name"), interned("error"),
         interned("step_number"), interned("memory_step"), interned("memory"), interned("steps"),
-        interned("managed_agents"), interned("task"), interned("stream"), interned("step")};
+        interned("managed_agents"), interned("task"), interned("stream"), interned("step"),
+        interned("cacheReadInputTokens"), interned("cacheWriteInputTokens")};
     return instance;
 }
 

@@ -89,6 +89,8 @@ struct Names {
     PyObject* task;
     PyObject* stream;
     PyObject* step;
+    PyObject* cacheReadInputTokens;
+    PyObject* cacheWriteInputTokens;
 };
 
 const Names& names();

@@ -350,3 +350,15 @@ def test_a_run_stopped_with_interrupt_is_cancelled(telemetry):
     session = telemetry.get_session_data()
     assert session.tasks[0].status == TaskStatus.CANCELLED
     assert one(session, SpanKind.AGENT).status == TaskStatus.CANCELLED
+
+
+def test_bedrock_converse_cache_tokens_are_counted_and_priced(telemetry):
+    raw = {"usage": {"inputTokens": 200, "outputTokens": 50, "totalTokens": 5250,
+                     "cacheReadInputTokens": 4000, "cacheWriteInputTokens": 1000}}
+    model = ScriptedModel([code("final_answer(1)")], input_tokens=200, output_tokens=50, raw=raw,
+                          model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    assert CodeAgent(tools=[], model=model, max_steps=2).run("cached") == 1
+    call = telemetry.get_session_data().tasks[0].llm_calls[0]
+    assert (call.prompt_tokens, call.completion_tokens, call.cache_read_tokens, call.cache_write_tokens) == \
+        (5200, 50, 4000, 1000)
+    assert call.cost_estimate > 0.006  # the cached tokens are priced too
