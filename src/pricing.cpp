@@ -55,7 +55,10 @@ std::string_view without_vendor_prefix(std::string_view name) {
     static constexpr std::string_view kVendors[] = {"anthropic.", "meta.",    "mistral.",
                                                     "amazon.",    "cohere.",  "deepseek.",
                                                     "qwen.",      "openai.",  "google."};
-    if (name.size() > 3 && name[2] == '.') name.remove_prefix(3);  // region: "us.", "eu."
+    // Cross-region inference profile: "us.", "eu.", "apac.", "global.", "us-gov." ...
+    for (std::string_view region : {"global.", "apac.", "us-gov."})
+        if (name.starts_with(region)) name.remove_prefix(region.size());
+    if (name.size() > 3 && name[2] == '.') name.remove_prefix(3);
     for (std::string_view vendor : kVendors)
         if (name.starts_with(vendor)) return name.substr(vendor.size());
     return name;

@@ -29,7 +29,10 @@ TEST(Pricing, NamesMatchExactlyThenByPrefixThenWithoutVersionSuffix) {
         ASSERT_TRUE(found.has_value()) << alias;
         EXPECT_EQ(found->input, base.input) << alias;
     }
-    EXPECT_TRUE(table().lookup("bedrock/us.anthropic.claude-sonnet-4-5-20990101-v1:0").has_value());
+    for (const char* profile : {"bedrock/us.anthropic.claude-sonnet-4-5-20990101-v1:0",
+                                "global.anthropic.claude-sonnet-4-5-20990101-v1:0",
+                                "apac.anthropic.claude-sonnet-4-5-20990101-v1:0"})
+        EXPECT_TRUE(table().lookup(profile).has_value()) << profile;
     EXPECT_TRUE(table().lookup("claude-sonnet-4-5@20990101").has_value());
     EXPECT_FALSE(table().lookup("gpt-4o-turbo-ultra").has_value());
 }
