@@ -165,6 +165,10 @@ PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const
 /// (bind_prepare.cpp). Never raises.
 void prepare_agent(PyObject* agent) noexcept;
 
+/// The tokens of a model's reply (hook_tokens.cpp). Never throws: a part that cannot be read is
+/// a recorded telemetry error, and the rest is kept.
+TokenCounts tokens_of(PyObject* message) noexcept;
+
 /// "TypeName: message" of a Python exception.
 std::string error_text(PyObject* error);
 /// A failed (or, for KeyboardInterrupt and GeneratorExit, cancelled) end; the text lives in

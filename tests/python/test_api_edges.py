@@ -4,6 +4,8 @@ and safe_telemetry_operation around generators."""
 import asyncio
 import os
 
+from tree import recorded_errors
+
 from ai_agents.telemetry import _core, get_error_handler, safe_telemetry_operation
 from ai_agents.telemetry.manager import TelemetryManager
 from ai_agents.telemetry.types import TelemetrySession
@@ -13,10 +15,6 @@ def _manager(storage_dir):
     manager = TelemetryManager(_core.TelemetryManager())
     assert manager.initialize({"storage_dir": str(storage_dir), "code_metrics": False})
     return manager
-
-
-def _errors(operation):
-    return " ".join(get_error_handler().get_error_summary().get(operation, {}).get("recent_messages", []))
 
 
 def test_initialize_with_some_keys_keeps_the_others_and_stays_off_when_turned_off(tmp_path, monkeypatch):
@@ -47,8 +45,8 @@ def test_configuration_problems_are_in_the_error_summary(tmp_path, monkeypatch):
     manager = _manager(tmp_path / "store")
     manager.initialize({"no_such_key": 1, "flush_interval": "soon", "max_file_age_days": -3,
                         "price_file": str(tmp_path / "missing.json")})
-    assert all(word in _errors("config") for word in ("no_such_key", "flush_interval", "max_file_age_days"))
-    assert "missing.json" in _errors("pricing")
+    assert all(word in recorded_errors("config") for word in ("no_such_key", "flush_interval", "max_file_age_days"))
+    assert "missing.json" in recorded_errors("pricing")
     manager.shutdown()
 
 
@@ -97,4 +95,4 @@ def test_safe_telemetry_operation_keeps_generators_from_raising():
         return [item async for item in async_numbers()]
 
     assert list(numbers()) == [1] and asyncio.run(collect()) == [1]
-    assert "generator broke" in _errors("numbers") and "async generator broke" in _errors("async numbers")
+    assert "generator broke" in recorded_errors("numbers") and "async generator broke" in recorded_errors("async numbers")

@@ -30,3 +30,13 @@ class WordCounter(Tool):
 
     def forward(self, text: str) -> int:
         return len(text.split())
+
+
+def tool_without_inputs(tool_name, body):
+    """A Tool that takes no input and returns body()."""
+    def forward(self):
+        return body()
+
+    attributes = {"name": tool_name, "description": f"The {tool_name} tool.", "inputs": {},
+                  "output_type": "string", "forward": forward}
+    return type(tool_name.title(), (Tool,), attributes)()

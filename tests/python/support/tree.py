@@ -1,7 +1,7 @@
 """Helpers to read a session's span tree in tests."""
 from __future__ import annotations
 
-from ai_agents.telemetry import SpanKind
+from ai_agents.telemetry import SpanKind, get_error_handler
 
 
 def spans_of(session, kind=None, name=None):
@@ -30,4 +30,10 @@ def shape(session, span=None, depth=0):
     return lines
 
 
-__all__ = ["SpanKind", "spans_of", "one", "children", "shape"]
+def recorded_errors(operation):
+    """The recent telemetry error messages recorded under `operation`, joined."""
+    summary = get_error_handler().get_error_summary().get(operation, {})
+    return " ".join(summary.get("recent_messages", []))
+
+
+__all__ = ["SpanKind", "spans_of", "one", "children", "shape", "recorded_errors"]
