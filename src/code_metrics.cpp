@@ -1,4 +1,5 @@
 #include "detail/code_metrics.hpp"
+#include "detail/file_io.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,10 +38,9 @@ std::int64_t count_lines(const std::string& path, std::int64_t size) {
 }
 
 void stat_into(const std::string& root, const std::string& relative, FileState& state) {
-    struct stat info {};
-    if (::stat((root + "/" + relative).c_str(), &info) == 0) {
-        state.size = info.st_size;
-        state.mtime_ns = std::int64_t(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+    if (const auto stamp = file_stamp(root + "/" + relative)) {
+        state.size = stamp->size;
+        state.mtime_ns = stamp->mtime_ns;
     }
 }
 

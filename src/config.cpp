@@ -1,8 +1,8 @@
-#include <filesystem>
 #include <sop_telemetry/config.hpp>
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <pwd.h>
 #include <unistd.h>
 

@@ -127,4 +127,11 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
     }
 }
 
+std::optional<FileStamp> file_stamp(const std::string& path) noexcept {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+    return FileStamp{static_cast<std::int64_t>(info.st_size),
+                     std::int64_t(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
+}
+
 }  // namespace sop_telemetry::detail

@@ -11,7 +11,6 @@
 #include <list>
 #include <mutex>
 #include <random>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace sop_telemetry {
@@ -55,13 +54,6 @@ std::shared_ptr<const PriceTable> load_prices(const Config& config) {
     return table;
 }
 
-/// A file's size and modification time (ns), to tell a rewritten file; none when it is missing.
-std::optional<std::pair<off_t, std::int64_t>> file_stamp(const std::string& path) {
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) return std::nullopt;
-    return std::pair<off_t, std::int64_t>{info.st_size, std::int64_t(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
-}
-
 }  // namespace
 
 struct TelemetryManager::Impl {
@@ -70,13 +62,15 @@ struct TelemetryManager::Impl {
     bool closed = false;
     Config config;
     pid_t owner_pid = ::getpid();
+    /// A forked child: the parent owns the files, the child writes none of them.
+    bool forked() const noexcept { return ::getpid() != owner_pid; }
     std::shared_ptr<detail::SessionCore> core;
     std::unique_ptr<detail::SessionWriter> writer;
     std::string pending_python_version;
-    /// A session read from its file, and the file as it was then (size, modification time).
+    /// A session read from its file, and the file as it was then.
     struct CachedSession {
         std::string id;
-        std::pair<off_t, std::int64_t> stamp;
+        detail::FileStamp stamp;
         std::shared_ptr<TelemetrySession> session;
     };
     std::list<CachedSession> cache;  // newest first
@@ -182,7 +176,7 @@ bool TelemetryManager::flush_data() noexcept {
     initialize();
     try {
         std::lock_guard lock(impl_->mutex);
-        if (::getpid() != impl_->owner_pid) {  // a forked child: the parent owns the files
+        if (impl_->forked()) {
             get_error_handler().record("flush_data", "a forked process does not write its parent's session");
             return false;
         }
@@ -213,7 +207,7 @@ std::optional<TelemetrySession> TelemetryManager::get_session_data(std::string_v
             return impl_->writer->fold(std::nullopt);
         auto& cache = impl_->cache;
         TelemetryDataStore store(impl_->config.storage_dir);
-        const auto stamp = file_stamp(store.session_path(id));
+        const auto stamp = detail::file_stamp(store.session_path(id));
         for (auto it = cache.begin(); it != cache.end(); ++it) {
             if (it->id != id) continue;
             if (!stamp || *stamp != it->stamp) {  // removed or rewritten since it was cached
@@ -337,7 +331,7 @@ void TelemetryManager::shutdown() noexcept {
         if (impl_->closed) return;
         impl_->closed = true;
         if (!impl_->core) return;
-        if (::getpid() != impl_->owner_pid) return;  // a forked child: the parent owns the files
+        if (impl_->forked()) return;
         impl_->core->enabled = false;
         if (impl_->writer->finish())
             get_error_handler().log(LogLevel::debug, "session " + impl_->core->session_id + " written");

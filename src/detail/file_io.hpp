@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,15 @@ bool write_all(int fd, std::string_view data, std::string& error) noexcept;
 bool write_file_atomic(const std::string& path, std::string_view content, std::string& error) noexcept;
 
 std::optional<std::string> read_file(const std::string& path, std::string& error) noexcept;
+
+/// A file's size and modification time (ns): enough to tell it was rewritten.
+struct FileStamp {
+    std::int64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+};
+/// None when the file cannot be stat'ed (missing).
+std::optional<FileStamp> file_stamp(const std::string& path) noexcept;
 
 /// "<what> <path>: <strerror(errno)>"
 std::string errno_message(std::string_view what, const std::string& path, int error_number);
