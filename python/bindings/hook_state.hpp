@@ -165,6 +165,11 @@ PyObject* call_agent_run(PyObject* original, PyObject* streamed, PyObject* const
 /// (bind_prepare.cpp). Never raises.
 void prepare_agent(PyObject* agent) noexcept;
 
+/// A token count (hook_tokens.cpp): an int, or a float holding a whole number, within 64 bits
+/// (negative ones the engine sets to 0 and records). Anything else present counts 0 and is a
+/// recorded telemetry error; None and null are 0.
+std::int64_t token_count(PyObject* value);
+
 /// The tokens of a model's reply (hook_tokens.cpp). Never throws: a part that cannot be read is
 /// a recorded telemetry error, and the rest is kept.
 TokenCounts tokens_of(PyObject* message) noexcept;

@@ -6,11 +6,6 @@
 
 namespace sop_telemetry::python {
 
-namespace {
-
-/// A token count: an int, or a float holding a whole number, within 64 bits (negative ones
-/// the engine sets to 0 and records). Anything else present counts 0 and is recorded as a
-/// telemetry error.
 std::int64_t token_count(PyObject* value) {
     if (value == nullptr || value == Py_None) return 0;
     if (PyLong_Check(value) && !PyBool_Check(value)) {
@@ -25,6 +20,8 @@ std::int64_t token_count(PyObject* value) {
     get_error_handler().record("llm_call", "a token count that is not a whole number within 64 bits counts 0");
     return 0;
 }
+
+namespace {
 
 std::int64_t int_field(PyObject* source, PyObject* first, PyObject* second = nullptr) {
     Ref level(member(source, first));

@@ -33,21 +33,13 @@ _MAX_TOKENS = 2**63 - 1
 
 
 def _field(source: Any, *path: str) -> int:
-    """source.a.b (objects or dicts) as a token count, 0 when absent. A count that is not a
-    whole number from 0 to 2^63 - 1 counts 0 and is recorded as a telemetry error (negative
-    ones by the engine)."""
+    """source.a.b (objects or dicts) as a token count (_core.token_count: the rule the C++
+    hooks read replies with), 0 when absent."""
     for name in path:
         if source is None:
             return 0
         source = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
-    if source is None:
-        return 0
-    if isinstance(source, float) and source.is_integer():
-        source = int(source)
-    if isinstance(source, int) and not isinstance(source, bool) and source <= _MAX_TOKENS:
-        return max(source, -_MAX_TOKENS)
-    record_error("llm_call", ValueError(f"token count {'.'.join(path)} = {source!r} ignored"))
-    return 0
+    return _core.token_count(source)
 
 
 def model_name(model: Any) -> str:
