@@ -48,6 +48,18 @@ Groups tool_groups(const TelemetrySession& session) {
     return groups;
 }
 
+/// `from`'s token counts added to `into`'s, held at the int64 limits like the engine's sums
+/// (sessions may already be held there). Costs and breakdowns are the caller's.
+void add_counts(TokenUsage& into, const TokenUsage& from) {
+    into.prompt_tokens = saturating_add(into.prompt_tokens, from.prompt_tokens);
+    into.completion_tokens = saturating_add(into.completion_tokens, from.completion_tokens);
+    into.total_tokens = saturating_add(into.total_tokens, from.total_tokens);
+    into.cache_read_tokens = saturating_add(into.cache_read_tokens, from.cache_read_tokens);
+    into.cache_write_tokens = saturating_add(into.cache_write_tokens, from.cache_write_tokens);
+    into.reasoning_tokens = saturating_add(into.reasoning_tokens, from.reasoning_tokens);
+    into.call_count = saturating_add(into.call_count, from.call_count);
+}
+
 }  // namespace
 
 DurationStats duration_stats(std::vector<double> durations, std::size_t failures) {
@@ -149,18 +161,10 @@ Aggregate aggregate(const std::vector<const TelemetrySession*>& sessions) {
         total.llm_calls += summary.llm_calls;
         total.tool_calls += summary.tool_calls;
         const TokenUsage& usage = session->total_tokens;
-        // Sums held at the int64 limits, like the engine's (sessions may already be held there).
-        total.tokens.prompt_tokens = saturating_add(total.tokens.prompt_tokens, usage.prompt_tokens);
-        total.tokens.completion_tokens = saturating_add(total.tokens.completion_tokens, usage.completion_tokens);
-        total.tokens.total_tokens = saturating_add(total.tokens.total_tokens, usage.total_tokens);
-        total.tokens.cache_read_tokens = saturating_add(total.tokens.cache_read_tokens, usage.cache_read_tokens);
-        total.tokens.call_count += usage.call_count;
+        add_counts(total.tokens, usage);
         for (const auto& [model, by_model] : usage.model_breakdown) {
             TokenUsage& merged = total.tokens.model_breakdown[model];
-            merged.prompt_tokens = saturating_add(merged.prompt_tokens, by_model.prompt_tokens);
-            merged.completion_tokens = saturating_add(merged.completion_tokens, by_model.completion_tokens);
-            merged.total_tokens = saturating_add(merged.total_tokens, by_model.total_tokens);
-            merged.call_count += by_model.call_count;
+            add_counts(merged, by_model);
             if (by_model.cost_estimate) merged.cost_estimate = merged.cost_estimate.value_or(0) + *by_model.cost_estimate;
         }
         unpriced.insert(usage.unpriced_models.begin(), usage.unpriced_models.end());

@@ -37,14 +37,16 @@ void print_named(const std::string& title, const std::vector<NamedStats>& items,
 
 void print_models(const TelemetrySession& session) {
     heading("Tokens and cost by model");
-    Table table({"MODEL", "CALLS", "PROMPT", "COMPLETION", "CACHED", "TOTAL", "COST"},
-                {false, true, true, true, true, true, true});
+    // Cache reads and writes are part of the prompt; each has its own price.
+    Table table({"MODEL", "CALLS", "PROMPT", "CACHE READ", "CACHE WRITE", "COMPLETION", "TOTAL", "COST"},
+                {false, true, true, true, true, true, true, true});
     for (const auto& [model, usage] : session.total_tokens.model_breakdown)
-        table.add({model, count(usage.call_count), count(usage.prompt_tokens), count(usage.completion_tokens),
-                   count(usage.cache_read_tokens), count(usage.total_tokens), usd(usage.cost_estimate)});
+        table.add({model, count(usage.call_count), count(usage.prompt_tokens), count(usage.cache_read_tokens),
+                   count(usage.cache_write_tokens), count(usage.completion_tokens), count(usage.total_tokens),
+                   usd(usage.cost_estimate)});
     const TokenUsage& total = session.total_tokens;
-    table.add({"total", count(total.call_count), count(total.prompt_tokens), count(total.completion_tokens),
-               count(total.cache_read_tokens), count(total.total_tokens),
+    table.add({"total", count(total.call_count), count(total.prompt_tokens), count(total.cache_read_tokens),
+               count(total.cache_write_tokens), count(total.completion_tokens), count(total.total_tokens),
                usd(total.cost_estimate, !total.unpriced_models.empty())},
               {Colour::bold});
     table.print();
@@ -188,6 +190,8 @@ int session_stats(const Context& context, const ListFilter& filter) {
             .field("tool_calls", static_cast<std::uint64_t>(total.tool_calls))
             .field("prompt_tokens", total.tokens.prompt_tokens)
             .field("completion_tokens", total.tokens.completion_tokens)
+            .field("cache_read_tokens", total.tokens.cache_read_tokens)
+            .field("cache_write_tokens", total.tokens.cache_write_tokens)
             .field("total_tokens", total.tokens.total_tokens)
             .field("cost", total.cost);
         out.key("unpriced_models").begin_array();
@@ -195,6 +199,7 @@ int session_stats(const Context& context, const ListFilter& filter) {
         out.end_array().key("models").begin_object();
         for (const auto& [model, usage] : total.tokens.model_breakdown)
             out.key(model).begin_object().field("calls", usage.call_count).field("total_tokens", usage.total_tokens)
+                .field("cache_read_tokens", usage.cache_read_tokens).field("cache_write_tokens", usage.cache_write_tokens)
                 .field("cost", usage.cost_estimate).end_object();
         out.end_object().key("slowest_tools");
         write_named_stats(out, {total.slowest_tools.begin(),
@@ -213,9 +218,10 @@ int session_stats(const Context& context, const ListFilter& filter) {
                 count(std::int64_t(total.sessions)).c_str(), count(std::int64_t(total.tasks)).c_str(),
                 count(std::int64_t(total.failed_tasks)).c_str(), total.failure_rate() * 100,
                 count(std::int64_t(total.llm_calls)).c_str(), count(std::int64_t(total.tool_calls)).c_str());
-    std::printf("%s tokens (%s prompt, %s completion), cost %s%s\n", count(total.tokens.total_tokens).c_str(),
-                count(total.tokens.prompt_tokens).c_str(), count(total.tokens.completion_tokens).c_str(),
-                usd(total.cost).c_str(), total.unpriced_models.empty() ? "" : " (some models unpriced)");
+    std::printf("%s tokens (%s prompt, of which %s cache read and %s cache write; %s completion), cost %s%s\n",
+                count(total.tokens.total_tokens).c_str(), count(total.tokens.prompt_tokens).c_str(),
+                count(total.tokens.cache_read_tokens).c_str(), count(total.tokens.cache_write_tokens).c_str(),
+                count(total.tokens.completion_tokens).c_str(), usd(total.cost).c_str(), total.unpriced_models.empty() ? "" : " (some models unpriced)");
     heading("By model");
     Table models({"MODEL", "CALLS", "TOKENS", "COST"}, {false, true, true, true});
     for (const auto& [model, usage] : total.tokens.model_breakdown)

@@ -22,6 +22,7 @@ void write_models(JsonWriter& out, const TelemetrySession& session) {
             .field("prompt_tokens", usage.prompt_tokens)
             .field("completion_tokens", usage.completion_tokens)
             .field("cache_read_tokens", usage.cache_read_tokens)
+            .field("cache_write_tokens", usage.cache_write_tokens)
             .field("reasoning_tokens", usage.reasoning_tokens)
             .field("total_tokens", usage.total_tokens)
             .field("cost", usage.cost_estimate);

@@ -7,9 +7,10 @@ import json
 import os
 import pty
 import subprocess
+import sys
 import time
 
-from conftest import CLI, run, run_json, session_with, task_span
+from conftest import CLI, SUPPORT, run, run_json, session_with, task_span
 
 
 def test_list_is_newest_first_with_summaries_and_filters(store, ids):
@@ -77,6 +78,31 @@ def test_stats_aggregates_every_session(store):
     assert stats["slowest_tools"][0]["name"] == "slow_search"
     assert list(stats["by_day"].values())[0]["sessions"] == 3
     assert "By day (UTC)" in run("--dir", str(store), "stats").stdout
+
+
+def test_cache_reads_and_writes_are_shown_exported_and_summed(tmp_path):
+    subprocess.run([sys.executable, str(SUPPORT / "make_sessions.py"), str(tmp_path), "cached", "cached"],
+                   check=True, env={k: v for k, v in os.environ.items() if k != "SOP_TELEMETRY_DIR"})
+    # claude-sonnet-4-5 per million: input 3.0, cache read 0.3, cache write 3.75, output 15.0
+    cost = ((1_000 * 3.0 + 6_000 * 0.3 + 3_000 * 3.75 + 500 * 15.0)
+            + (1_000 * 3.0 + 9_000 * 0.3 + 400 * 15.0)) / 1e6
+    view = run_json("--dir", str(tmp_path), "show", "latest")
+    [model] = view["models"]
+    assert (model["prompt_tokens"], model["cache_read_tokens"], model["cache_write_tokens"]) == (20_000, 15_000, 3_000)
+    assert abs(model["cost"] - cost) < 1e-12
+    table = run("--dir", str(tmp_path), "show", "latest").stdout
+    header = next(line for line in table.splitlines() if line.split()[:1] == ["MODEL"])
+    row = next(line for line in table.splitlines() if line.split()[:1] == ["claude-sonnet-4-5"])
+    assert header.split()[:8] == ["MODEL", "CALLS", "PROMPT", "CACHE", "READ", "CACHE", "WRITE", "COMPLETION"]
+    assert row.split()[1:6] == ["2", "20,000", "15,000", "3,000", "900"]
+    rows = list(csv.DictReader(io.StringIO(run("--dir", str(tmp_path), "export", "latest", "--format", "csv").stdout)))
+    assert [(r["cache_read_tokens"], r["cache_write_tokens"]) for r in rows] == [("6000", "3000"), ("9000", "0")]
+    stats = run_json("--dir", str(tmp_path), "stats")  # two such sessions
+    assert (stats["cache_read_tokens"], stats["cache_write_tokens"]) == (30_000, 6_000)
+    by_model = stats["models"]["claude-sonnet-4-5"]
+    assert (by_model["cache_read_tokens"], by_model["cache_write_tokens"], by_model["calls"]) == (30_000, 6_000, 4)
+    assert abs(stats["cost"] - 2 * cost) < 1e-12
+    assert "30,000 cache read and 6,000 cache write" in run("--dir", str(tmp_path), "stats").stdout
 
 
 def test_compare_gives_deltas(store, ids):

@@ -1,5 +1,6 @@
 """Writes real session files with the engine (through the Python package), each with known
-content, into the directory given on the command line. Run in its own interpreter."""
+content, into the directory given on the command line: the three named in DEFAULT, or those
+named after it. Run in its own interpreter."""
 from __future__ import annotations
 
 import sys
@@ -47,6 +48,16 @@ def chinese(c) -> None:
     c.end_task("t-zh", TaskStatus.COMPLETED)
 
 
+def cached(c) -> None:
+    """Prompt caching: reads and writes are part of the prompt, each with its own price."""
+    c.start_task("t-cache", "answer from a long cached prompt", "docs")
+    c.record_llm_call("claude-sonnet-4-5", 10_000, 500, 1.0, cache_read_tokens=6_000, cache_write_tokens=3_000)
+    c.record_llm_call("claude-sonnet-4-5", 10_000, 400, 0.9, cache_read_tokens=9_000)
+    c.end_task("t-cache", TaskStatus.COMPLETED)
+
+
+DEFAULT = ("healthy", "troubled", "chinese")
+
 if __name__ == "__main__":
-    for make in (healthy, troubled, chinese):
-        session(sys.argv[1], make)
+    for name in sys.argv[2:] or DEFAULT:
+        session(sys.argv[1], globals()[name])
