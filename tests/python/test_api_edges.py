@@ -7,6 +7,7 @@ import os
 from tree import recorded_errors
 
 from ai_agents.telemetry import _core, get_error_handler, safe_telemetry_operation
+from ai_agents.telemetry.data_store import TelemetryDataStore
 from ai_agents.telemetry.manager import TelemetryManager
 from ai_agents.telemetry.types import TelemetrySession
 
@@ -37,6 +38,18 @@ def test_a_relative_storage_dir_is_made_absolute_once(tmp_path, monkeypatch):
     manager.get_collector().record_llm_call("gpt-4o", 1, 1, 0.1)
     manager.shutdown()
     assert list((tmp_path / "relative store").glob("*.json")) and not os.listdir(tmp_path / "elsewhere")
+
+
+def test_a_data_store_takes_every_kind_of_path(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOP_TELEMETRY_DIR")
+    directory = tmp_path / "存储"
+    manager = _manager(directory)
+    manager.get_collector().record_llm_call("gpt-4o", 1, 1, 0.1)
+    session_id = manager.get_session_data().session_id
+    manager.shutdown()
+    for path in (str(directory), directory, os.fsencode(directory)):
+        store = TelemetryDataStore(path)
+        assert store.storage_dir == str(directory) and store.list_session_ids() == [session_id]
 
 
 def test_configuration_problems_are_in_the_error_summary(tmp_path, monkeypatch):

@@ -14,8 +14,9 @@ from .types import TelemetrySession
 
 
 class TelemetryDataStore:
-    def __init__(self, storage_dir: Optional[str | os.PathLike[str]] = None) -> None:
-        directory = os.fspath(storage_dir) if storage_dir is not None else _core.default_storage_dir()
+    def __init__(self, storage_dir: Optional[str | bytes | os.PathLike[str] | os.PathLike[bytes]] = None) -> None:
+        # os.fsdecode: a bytes path (as os.listdir gives) names the same directory.
+        directory = os.fsdecode(storage_dir) if storage_dir is not None else _core.default_storage_dir()
         self._core = _core.TelemetryDataStore(directory)
 
     @property
