@@ -146,7 +146,15 @@ std::vector<ErrorItem> errors_of(const TelemetrySession& session) {
         for (const ToolExecution& tool : task->tools)
             if (!tool.success) out.push_back({"tool", tool.tool_name, task->task_id, tool.error});
     }
+    // An agent's failed steps: code that raised, an unknown tool, output that did not parse, a
+    // final-answer check that failed — often the only record of what went wrong.
+    for (const Span& span : session.spans)
+        if (is_failed_step(span)) out.push_back({"step", span.name, span.task_id, span.error});
     return out;
+}
+
+bool is_failed_step(const Span& span) {
+    return span.kind == SpanKind::step && is_failure(span.status);
 }
 
 Aggregate aggregate(const std::vector<const TelemetrySession*>& sessions) {

@@ -1,5 +1,7 @@
 #include "session_catalog.hpp"
 
+#include "analysis.hpp"
+
 #include <sop_telemetry/data_store.hpp>
 
 #include <algorithm>
@@ -46,7 +48,12 @@ bool parse_file(const std::string& path, LoadedSession& slot, std::string& reaso
     slot.path = path;
     slot.bytes = text.size();
     slot.session = std::move(*session);
-    if (detail == Detail::summaries) std::vector<Span>().swap(slot.session.spans);
+    if (detail == Detail::summaries) {  // of the spans, summaries need only the failed steps
+        std::vector<Span> failed_steps;
+        for (Span& span : slot.session.spans)
+            if (is_failed_step(span)) failed_steps.push_back(std::move(span));
+        slot.session.spans.swap(failed_steps);
+    }
     return true;
 }
 

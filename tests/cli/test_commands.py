@@ -105,6 +105,16 @@ def test_cache_reads_and_writes_are_shown_exported_and_summed(tmp_path):
     assert "30,000 cache read and 6,000 cache write" in run("--dir", str(tmp_path), "stats").stdout
 
 
+def test_failed_steps_are_errors(tmp_path):
+    subprocess.run([sys.executable, str(SUPPORT / "make_sessions.py"), str(tmp_path), "failed_step"],
+                   check=True, env={k: v for k, v in os.environ.items() if k != "SOP_TELEMETRY_DIR"})
+    view = run_json("--dir", str(tmp_path), "show", "latest")
+    assert view["errors"] == [{"kind": "step", "name": "step 1", "task_id": "t-step",
+                               "message": "AgentExecutionError: ZeroDivisionError: division by zero"}]
+    assert run_json("--dir", str(tmp_path), "list")["sessions"][0]["errors"] == 1
+    assert "ZeroDivisionError: division by zero" in run("--dir", str(tmp_path), "show", "latest").stdout
+
+
 def test_compare_gives_deltas(store, ids):
     result = run_json("--dir", str(store), "compare", ids[2], ids[1])
     metrics = {m["metric"]: m for m in result["metrics"]}

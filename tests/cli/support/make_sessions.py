@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from ai_agents.telemetry import TaskStatus, _core
+from ai_agents.telemetry import SpanKind, TaskStatus, _core
 from ai_agents.telemetry.manager import config_from_mapping
 
 
@@ -54,6 +54,15 @@ def cached(c) -> None:
     c.record_llm_call("claude-sonnet-4-5", 10_000, 500, 1.0, cache_read_tokens=6_000, cache_write_tokens=3_000)
     c.record_llm_call("claude-sonnet-4-5", 10_000, 400, 0.9, cache_read_tokens=9_000)
     c.end_task("t-cache", TaskStatus.COMPLETED)
+
+
+def failed_step(c) -> None:
+    """An agent step that failed (code that raised) while every call in it succeeded."""
+    c.start_task("t-step", "divide", "math")
+    step = c.begin_span(SpanKind.STEP, "step 1", detail="action")
+    c.record_llm_call("gpt-4o-mini", 100, 10, 0.1, parent_id=step)
+    c.end_span(step, TaskStatus.FAILED, "AgentExecutionError: ZeroDivisionError: division by zero")
+    c.end_task("t-step", TaskStatus.COMPLETED)
 
 
 DEFAULT = ("healthy", "troubled", "chinese")
