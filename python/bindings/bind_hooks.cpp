@@ -404,9 +404,15 @@ void bind_hooks(nb::module_& m) {
           "the user opened, else the task of the one outermost agent run in progress, else "
           "ROOT_SPAN.");
     m.attr("ROOT_SPAN") = TelemetryCollector::kRoot;
-    m.def("token_count", [](nb::handle value) { return token_count(value.ptr()); }, nb::arg("value").none(),
-          "A usage field as a token count, by the rule the hooks read replies with: an int or a "
-          "whole float within 64 bits; anything else counts 0 as a recorded telemetry error.");
+    m.def("token_field",
+          [](nb::handle source, nb::str name) {
+              Ref value(member(source.ptr(), name.ptr()));
+              return token_count(value.get());
+          },
+          nb::arg("source").none(), nb::arg("name"),
+          "source.name (source[name] for a dict) as a token count, read by the rules the hooks "
+          "read replies with: 0 when absent; an int or a whole float within 64 bits, anything "
+          "else counts 0 as a recorded telemetry error.");
     m.def("context_parent",
           [](const TelemetryCollector& collector) -> std::uint64_t {
               const HookState& s = state();

@@ -30,8 +30,6 @@ std::int64_t int_field(PyObject* source, PyObject* first, PyObject* second = nul
     return token_count(value.get());
 }
 
-/// The tokens of a model's response. Never throws: a part that cannot be read (a property that
-/// raises) is a recorded telemetry error, and the call is still recorded with the rest.
 }  // namespace
 
 TokenCounts tokens_of(PyObject* message) noexcept {

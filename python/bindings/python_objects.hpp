@@ -87,21 +87,22 @@ private:
 }
 
 /// source.name for objects, source[name] for dicts; a new reference, or null when absent
-/// (AttributeError / KeyError). Any other error is thrown.
+/// (AttributeError / KeyError). Any other error is thrown. A dict subclass is read as an
+/// object first: huggingface_hub's reply types (InferenceClientModel's raw replies) are dicts
+/// whose items are copies without the extra fields (usage details) their attributes have.
 inline PyObject* member(PyObject* source, PyObject* name) {
     if (source == nullptr || source == Py_None) return nullptr;
-    if (PyDict_Check(source)) {
-        PyObject* item = PyDict_GetItemWithError(source, name);
-        if (item == nullptr && PyErr_Occurred()) throw_python_error("reading a usage field");
-        Py_XINCREF(item);
-        return item;
-    }
-    PyObject* value = PyObject_GetAttr(source, name);
-    if (value == nullptr) {
+    if (!PyDict_CheckExact(source)) {
+        PyObject* value = PyObject_GetAttr(source, name);
+        if (value != nullptr) return value;
         if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw_python_error("reading an attribute");
         PyErr_Clear();
+        if (!PyDict_Check(source)) return nullptr;
     }
-    return value;
+    PyObject* item = PyDict_GetItemWithError(source, name);
+    if (item == nullptr && PyErr_Occurred()) throw_python_error("reading a usage field");
+    Py_XINCREF(item);
+    return item;
 }
 
 /// The UTF-8 text of a str (empty for anything else). Text UTF-8 cannot hold (lone surrogates,

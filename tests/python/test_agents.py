@@ -144,6 +144,19 @@ def test_streaming_run_consumed_fully(telemetry):
     assert one(session, SpanKind.LLM).parent_id == one(session, SpanKind.STEP).span_id
 
 
+@pytest.mark.parametrize("steps, status", [(2, TaskStatus.COMPLETED), (1, TaskStatus.MAX_STEPS)])
+def test_streaming_run_left_once_the_final_answer_arrived_ends_as_it_did(telemetry, steps, status):
+    # The usual way to take the answer from a stream: leave the loop at the FinalAnswerStep.
+    model = ScriptedModel([code("print(1)"), code("final_answer('x')"), code("final_answer('late')")])
+    agent = CodeAgent(tools=[], model=model, max_steps=steps)
+    for item in agent.run("take the answer and leave", stream=True):
+        if type(item).__name__ == "FinalAnswerStep":
+            break
+    session = telemetry.get_session_data()
+    assert session.tasks[0].status == status and one(session, SpanKind.AGENT).status == status
+    assert all(s.end_time is not None for s in session.spans), shape(session)
+
+
 @pytest.mark.parametrize("per_token", [False, True])
 def test_streaming_model_usage_is_summed_over_deltas(telemetry, per_token):
     model = StreamingModel([code("final_answer('ok')")], per_token=per_token,

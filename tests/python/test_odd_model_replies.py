@@ -123,3 +123,21 @@ def test_bedrock_converse_cache_tokens_are_counted_and_priced(telemetry):
     assert (call.prompt_tokens, call.completion_tokens, call.cache_read_tokens, call.cache_write_tokens) == \
         (5200, 50, 4000, 1000)
     assert call.cost_estimate > 0.006  # the cached tokens are priced too
+
+
+def test_inference_client_replies_give_their_usage_details(telemetry):
+    # huggingface_hub's reply types (InferenceClientModel's raw) are dicts whose items leave out
+    # the usage details that their attributes carry.
+    from huggingface_hub import ChatCompletionOutput
+
+    raw = ChatCompletionOutput.parse_obj_as_instance({
+        "id": "r", "created": 0, "model": "gpt-4o", "system_fingerprint": "", "choices": [],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
+                  "prompt_tokens_details": {"cached_tokens": 800},
+                  "completion_tokens_details": {"reasoning_tokens": 40}}})
+    model = ScriptedModel([code("final_answer(1)")], input_tokens=1000, output_tokens=100, raw=raw,
+                          model_id="gpt-4o")
+    assert CodeAgent(tools=[], model=model, max_steps=2).run("cached") == 1
+    call = telemetry.get_session_data().tasks[0].llm_calls[0]
+    assert (call.prompt_tokens, call.cache_read_tokens, call.reasoning_tokens) == (1000, 800, 40)
+    assert abs(call.cost_estimate - (200 * 2.5 + 800 * 1.25 + 100 * 10.0) / 1e6) < 1e-12

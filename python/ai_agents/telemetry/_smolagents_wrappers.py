@@ -32,15 +32,6 @@ def is_wrapped(function: Any) -> bool:
 _MAX_TOKENS = 2**63 - 1
 
 
-def _field(source: Any, *path: str) -> int:
-    """source.a.b (objects or dicts) as a token count (_core.token_count: the rule the C++
-    hooks read replies with), 0 when absent."""
-    for name in path:
-        if source is None:
-            return 0
-        source = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
-    return _core.token_count(source)
-
 
 def model_name(model: Any) -> str:
     name = getattr(model, "model_id", None)
@@ -86,9 +77,9 @@ def _traceable(stream: Any) -> bool:
 
 def _add_usage(totals: list[int], delta: Any) -> None:
     usage = getattr(delta, "token_usage", None)
-    if usage is not None:  # summed within the engine's range
-        totals[0] = max(min(totals[0] + _field(usage, "input_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
-        totals[1] = max(min(totals[1] + _field(usage, "output_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
+    if usage is not None:  # read as the C++ hooks read replies, summed within the engine's range
+        totals[0] = max(min(totals[0] + _core.token_field(usage, "input_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
+        totals[1] = max(min(totals[1] + _core.token_field(usage, "output_tokens"), _MAX_TOKENS), -_MAX_TOKENS)
 
 
 def _record_unstreamed(telemetry: Any, model: Any, duration: float, result: Any,
@@ -172,6 +163,7 @@ def _traced_run_stream(steps: Any, agent: Any, task: Any) -> Any:
         error: Optional[BaseException] = None
         span = _core.begin_agent_run(agent, task)
         inner = span  # the span current inside the run, carried from item to item
+        answered = False  # the run yielded its FinalAnswerStep, the last thing it does
         try:
             while True:
                 previous = current_span.get()
@@ -183,6 +175,7 @@ def _traced_run_stream(steps: Any, agent: Any, task: Any) -> Any:
                 finally:
                     inner = current_span.get()
                     current_span.set(previous)
+                answered = type(item).__name__ == "FinalAnswerStep"
                 yield item
         except BaseException as failure:
             error = failure
@@ -197,10 +190,10 @@ def _traced_run_stream(steps: Any, agent: Any, task: Any) -> Any:
                         current_span.set(previous)
             raise
         finally:
-            if isinstance(error, GeneratorExit):
+            if isinstance(error, GeneratorExit) and not answered:
                 _core.end_agent_run(agent, span, None, TaskStatus.CANCELLED)  # stopped early
-            else:
-                _core.end_agent_run(agent, span, error)
+            else:  # a consumer leaving once it has the answer (`break`) stopped nothing
+                _core.end_agent_run(agent, span, None if answered else error)
 
     return run_in_span()
 
