@@ -221,7 +221,8 @@ int session_stats(const Context& context, const ListFilter& filter) {
     std::printf("%s tokens (%s prompt, of which %s cache read and %s cache write; %s completion), cost %s%s\n",
                 count(total.tokens.total_tokens).c_str(), count(total.tokens.prompt_tokens).c_str(),
                 count(total.tokens.cache_read_tokens).c_str(), count(total.tokens.cache_write_tokens).c_str(),
-                count(total.tokens.completion_tokens).c_str(), usd(total.cost).c_str(), total.unpriced_models.empty() ? "" : " (some models unpriced)");
+                count(total.tokens.completion_tokens).c_str(), usd(total.cost).c_str(),
+                total.unpriced_models.empty() ? "" : " (some models unpriced)");
     heading("By model");
     Table models({"MODEL", "CALLS", "TOKENS", "COST"}, {false, true, true, true});
     for (const auto& [model, usage] : total.tokens.model_breakdown)

@@ -32,7 +32,6 @@ def is_wrapped(function: Any) -> bool:
 _MAX_TOKENS = 2**63 - 1
 
 
-
 def model_name(model: Any) -> str:
     name = getattr(model, "model_id", None)
     return name if isinstance(name, str) and name else type(model).__name__
