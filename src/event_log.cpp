@@ -1,6 +1,7 @@
 #include "detail/event_log.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <sys/mman.h>
@@ -52,16 +53,45 @@ std::string_view StringArena::intern(std::string_view text) {
     return stored;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
 ChunkSlabs::~ChunkSlabs() {
-    for (void* slab : slabs_) ::munmap(slab, kSlabBytes);
+    for (void* region : regions_) ::munmap(region, kRegionBytes);
 }
 
 void* ChunkSlabs::map_slab() noexcept {
-    // MAP_POPULATE: the kernel maps the whole slab in one call, far cheaper than a page fault
-    // on each of its pages.
-    void* slab = ::mmap(nullptr, kSlabBytes, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    return slab == MAP_FAILED ? nullptr : slab;
+    char* slab = nullptr;
+    {
+        std::lock_guard lock(region_mutex_);
+        if (region_left_ < kSlabBytes) {
+            void* region = ::mmap(nullptr, kRegionBytes, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (region == MAP_FAILED) return nullptr;
+            try {
+                regions_.push_back(region);
+            } catch (...) {
+                ::munmap(region, kRegionBytes);
+                return nullptr;
+            }
+            region_next_ = static_cast<char*>(region);
+            region_left_ = kRegionBytes;
+        }
+        slab = region_next_;
+        region_next_ += kSlabBytes;
+        region_left_ -= kSlabBytes;
+    }
+    // The kernel fills the whole slab in one call (under the mmap lock for reading only), far
+    // cheaper than a page fault on each of its pages; before Linux 5.14, the faults it is.
+    if (::madvise(slab, kSlabBytes, MADV_POPULATE_WRITE) != 0) {
+        if (errno != EINVAL) {
+            ::madvise(slab, kSlabBytes, MADV_DONTNEED);  // out of memory: give back what it got
+            return nullptr;
+        }
+        for (std::size_t at = 0; at < kSlabBytes; at += 4096) static_cast<volatile char*>(slab)[at] = 0;
+    }
+    return slab;
 }
 
 void ChunkSlabs::prepare_spare() noexcept {
@@ -73,14 +103,8 @@ void ChunkSlabs::prepare_spare() noexcept {
     void* slab = map_slab();
     if (slab == nullptr) return;
     std::lock_guard lock(mutex_);
-    if (spare_ != nullptr) {  // a recording thread mapped one meanwhile
-        ::munmap(slab, kSlabBytes);
-        return;
-    }
-    try {
-        slabs_.push_back(slab);
-    } catch (...) {
-        ::munmap(slab, kSlabBytes);
+    if (spare_ != nullptr) {  // a recording thread mapped one meanwhile: its memory goes back
+        ::madvise(slab, kSlabBytes, MADV_DONTNEED);
         return;
     }
     reserved_.fetch_add(kSlabBytes, std::memory_order_relaxed);
@@ -117,12 +141,6 @@ ThreadBuffer::Chunk* ChunkSlabs::allocate() noexcept {
         void* slab = map_slab();
         if (slab == nullptr) return nullptr;
         std::lock_guard lock(mutex_);
-        try {
-            slabs_.push_back(slab);
-        } catch (...) {
-            ::munmap(slab, kSlabBytes);
-            return nullptr;
-        }
         reserved_.fetch_add(kSlabBytes, std::memory_order_relaxed);
         if (spare_ == nullptr) {
             spare_ = slab;  // taken on the next round (or by whoever gets there first)

@@ -113,9 +113,13 @@ private:
     StringArena arena_;
 };
 
-/// Chunks come from 2 MiB slabs mapped with MAP_POPULATE: in a long session every chunk is fresh
-/// memory, and a page fault on each of its pages would otherwise nearly double the cost of a
-/// record. Slabs are only released with the registry (chunks are never freed one by one).
+/// Chunks come from 2 MiB slabs populated up front (MADV_POPULATE_WRITE): in a long session every
+/// chunk is fresh memory, and a page fault on each of its pages would otherwise nearly double the
+/// cost of a record. Slabs are carved from 32 MiB address-space reservations, so populating one
+/// never waits on another thread's mmap: MAP_POPULATE per slab made two recording threads
+/// populate one at a time (each mmap takes the process's mmap lock for writing, which waits for
+/// the other thread's populate under the read lock). Slabs are only released with the registry
+/// (chunks are never freed one by one), with their reservations.
 class ChunkSlabs {
 public:
     static constexpr std::size_t kSlabBytes = std::size_t{2} << 20;
@@ -136,13 +140,17 @@ public:
     void prepare_spare() noexcept;
 
 private:
-    /// Maps one populated slab; null on failure.
-    static void* map_slab() noexcept;
+    static constexpr std::size_t kRegionBytes = 16 * kSlabBytes;
+    /// A populated slab carved from the current reservation; null on failure.
+    void* map_slab() noexcept;
 
     std::function<void()> spare_taken_;
     std::atomic<bool> spare_wanted_{true};
     std::mutex mutex_;
-    std::vector<void*> slabs_;
+    std::mutex region_mutex_;  // the reservations; never held while populating
+    std::vector<void*> regions_;
+    char* region_next_ = nullptr;
+    std::size_t region_left_ = 0;
     char* next_ = nullptr;
     std::size_t left_ = 0;
     void* spare_ = nullptr;  // a mapped slab not yet in use

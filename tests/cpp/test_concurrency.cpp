@@ -74,6 +74,27 @@ TEST_F(Concurrency, EightThreadsRecordWithoutLosingAnEvent) {
 }
 
 
+TEST_F(Concurrency, TwoThreadsFillSlabsFromSeveralReservationsAndLoseNothing) {
+    // Past one 32 MiB reservation of slabs, each thread populating its own slabs at once.
+    constexpr int kCallsPerThread = 150'000;
+    static_assert(2 * kCallsPerThread * sizeof(detail::Event) > 16 * detail::ChunkSlabs::kSlabBytes);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+            const std::string model = "model-" + std::to_string(t);
+            for (int i = 0; i < kCallsPerThread; ++i) collector.record_llm_call(model, 3, 2, 0.001);
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    const TelemetrySession s = manager->get_session_data().value();
+    EXPECT_EQ(s.dropped_events, 0u);
+    EXPECT_EQ(s.total_tokens.model_breakdown.at("model-0").call_count, kCallsPerThread);
+    EXPECT_EQ(s.total_tokens.model_breakdown.at("model-1").call_count, kCallsPerThread);
+    EXPECT_EQ(s.total_tokens.total_tokens, 2 * 5 * kCallsPerThread);
+    EXPECT_GT(manager->get_storage_stats().memory_bytes, 16 * detail::ChunkSlabs::kSlabBytes);
+}
+
+
 TEST_F(Concurrency, ShortLivedThreadsReuseBuffersAndLoseNothing) {
     constexpr int kThreads = 200;
     for (int i = 0; i < kThreads; ++i) {
