@@ -7,9 +7,9 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,17 +23,23 @@ constexpr std::size_t kMaxUntrackedFiles = 2000;
 constexpr std::int64_t kMaxCountedFileBytes = 4 << 20;
 constexpr std::size_t kMaxListedFiles = 200;
 
-std::int64_t count_lines(const std::string& path, std::int64_t size) {
-    if (size > kMaxCountedFileBytes) return 0;
-    std::ifstream in(path, std::ios::binary);
+/// The lines of an untracked file as git counts them: a regular file's (0 past the size cap),
+/// a symbolic link's one line (its target), and nothing of anything else. It never follows a
+/// link nor waits: a link to /dev/zero or a FIFO in the working tree would block it for good.
+std::int64_t count_lines(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return errno == ELOOP ? 1 : 0;
+    struct stat info {};
     std::int64_t lines = 0;
-    char buffer[1 << 14];
     char last = '\n';
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-        const auto got = in.gcount();
-        for (std::streamsize i = 0; i < got; ++i) lines += buffer[i] == '\n';
-        last = buffer[got - 1];
+    if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size <= kMaxCountedFileBytes) {
+        char buffer[1 << 14];
+        for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0;) {
+            for (ssize_t i = 0; i < got; ++i) lines += buffer[i] == '\n';
+            last = buffer[got - 1];
+        }
     }
+    ::close(fd);
     return lines + (last != '\n' ? 1 : 0);
 }
 
@@ -184,7 +190,7 @@ TreeSnapshot snapshot_git_tree(const std::string& root, const std::string& exclu
             if (++counted > kMaxUntrackedFiles) break;
             FileState state;
             stat_into(root, path, state);
-            state.added = count_lines(root + "/" + path, state.size);
+            state.added = count_lines(root + "/" + path);
             snapshot.files[path] = state;
         }
         snapshot.valid = true;

@@ -19,12 +19,23 @@ void note(std::vector<std::string>* problems, std::string message) {
     if (problems) problems->push_back(std::move(message));
 }
 
-/// A 0/1-style variable; unset when absent or not understood (then a problem is noted).
+std::string lowercase(std::string_view text) {
+    std::string lower;
+    for (char c : text) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return lower;
+}
+
+/// A 0/1-style variable: 0/1, false/true, no/yes, off/on in any case, spaces around ignored
+/// (SOP_TELEMETRY_ENABLED=False must turn it off); unset when absent or not understood (then a
+/// problem is noted).
 std::optional<bool> env_flag(const char* name, std::vector<std::string>* problems) {
     const std::string value = env(name);
-    if (value.empty()) return std::nullopt;
-    if (value == "0" || value == "false" || value == "no" || value == "off") return false;
-    if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+    const auto first = value.find_first_not_of(" \t");
+    if (first == std::string::npos) return std::nullopt;
+    const std::string word =
+        lowercase(std::string_view(value).substr(first, value.find_last_not_of(" \t") + 1 - first));
+    if (word == "0" || word == "false" || word == "no" || word == "off") return false;
+    if (word == "1" || word == "true" || word == "yes" || word == "on") return true;
     note(problems, std::string(name) + "=\"" + value + "\" is not 0/1; ignored");
     return std::nullopt;
 }
@@ -38,8 +49,7 @@ std::string home_directory() {
 }  // namespace
 
 std::optional<LogLevel> log_level_from_string(std::string_view text) noexcept {
-    std::string lower;
-    for (char c : text) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    const std::string lower = lowercase(text);
     if (lower == "debug") return LogLevel::debug;
     if (lower == "info") return LogLevel::info;
     if (lower == "warning" || lower == "warn") return LogLevel::warning;

@@ -4,6 +4,10 @@
 
 NB_MODULE(_core, m) {
     m.doc() = "SOP Agents Telemetry engine (C++)";
+    // nanobind's leak report at exit is for extension developers: objects still held when the
+    // interpreter ends (an agent running in a daemon thread holds a collector) are the host's
+    // business, and nothing of the telemetry may reach the host's stderr.
+    nanobind::set_leak_warnings(false);
     sop_telemetry::python::bind_types(m);
     sop_telemetry::python::bind_engine(m);
     sop_telemetry::python::bind_hooks(m);

@@ -6,9 +6,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <thread>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace sop_telemetry {
@@ -73,6 +76,36 @@ TEST(CodeMetrics, CountsWhatChangedInTheWorkingTreeDuringTheTask) {
     std::vector<std::string> files = metrics->files;
     std::sort(files.begin(), files.end());
     EXPECT_EQ(files, (std::vector<std::string>{"a.txt", "new.py"}));
+}
+
+TEST(CodeMetrics, UntrackedLinksAndSpecialFilesAreNeverReadThrough) {
+    // A link to /dev/zero or to a FIFO would never reach its end: the snapshot (the worker's)
+    // would hang, and with it the journal and the process's exit. Taken in a child, killed
+    // after 10 s, so a hang fails the test instead of stopping the suite.
+    testing::TempDir dir;
+    make_repo(dir.path());
+    fs::create_symlink("/dev/zero", dir / "zero_link");
+    ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+    fs::create_symlink(dir / "fifo", dir / "fifo_link");
+    fs::create_symlink(dir / "a.txt", dir / "a_link");
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        const detail::TreeSnapshot snapshot = detail::snapshot_git_tree(dir.str());
+        bool right = snapshot.valid;
+        for (const char* link : {"zero_link", "fifo_link", "a_link"})  // git counts a link as one line
+            right = right && snapshot.files.count(link) && snapshot.files.at(link).added == 1;
+        ::_exit(right ? 0 : 1);
+    }
+    int status = 0;
+    for (int i = 0; i < 1000 && ::waitpid(child, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (::waitpid(child, &status, WNOHANG) == 0) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        FAIL() << "the snapshot hung";
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "links not counted as one line each";
 }
 
 TEST(CodeMetrics, OutsideAGitRepositoryTheyAreSimplyEmpty) {

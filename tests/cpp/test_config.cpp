@@ -51,6 +51,21 @@ TEST(Config, EnvironmentOverridesCode) {
     EXPECT_EQ(config.flush_interval, std::chrono::milliseconds(250));
 }
 
+TEST(Config, OnOffVariablesTakeAnyCaseAndSpaces) {
+    for (const char* off : {"False", "FALSE", "Off", " no ", "0"}) {
+        ScopedEnv enabled("SOP_TELEMETRY_ENABLED", off);
+        std::vector<std::string> problems;
+        EXPECT_FALSE(resolve_config({}, &problems).enabled) << off;
+        EXPECT_TRUE(problems.empty()) << off;
+    }
+    for (const char* on : {"True", "YES", "On "}) {
+        ScopedEnv metrics("SOP_TELEMETRY_CODE_METRICS", on);
+        Config requested;
+        requested.code_metrics = false;
+        EXPECT_TRUE(resolve_config(requested).code_metrics) << on;
+    }
+}
+
 TEST(Config, InvalidValuesGetAMessageAndTheDefault) {
     ScopedEnv level("SOP_TELEMETRY_LOG_LEVEL", "loud");
     ScopedEnv enabled("SOP_TELEMETRY_ENABLED", "maybe");

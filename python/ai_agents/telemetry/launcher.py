@@ -2,12 +2,21 @@
 
     sop-telemetry-run app.py [args...]
     sop-telemetry-run -m package.module [args...]
+
+The program runs as `python` would run it: in the real `__main__` module (which stays its own
+after its body ends, for atexit handlers, threads and pickling), with an absolute `__file__`
+and `sys.path[0]` its directory (the working one for -m). Python programs it starts inherit
+SOP_TELEMETRY_AUTO=1, so they are recorded too (set SOP_TELEMETRY_AUTO=0 to keep them out).
 """
 from __future__ import annotations
 
+import builtins
+import io
 import os
 import runpy
 import sys
+import types
+import zipfile
 
 USAGE = "usage: sop-telemetry-run (SCRIPT | -m MODULE) [ARGS...]"
 
@@ -22,11 +31,24 @@ def _give_program_its_path(entry: str) -> None:
         sys.path[0] = entry
 
 
+def _run_script(path: str) -> None:
+    """The script's code in a fresh `__main__` that stays `__main__` (runpy.run_path puts the
+    launcher's back once the body returns)."""
+    with io.open_code(path) as source:
+        code = compile(source.read(), path, "exec")
+    main = types.ModuleType("__main__")
+    main.__dict__.update({"__file__": os.path.abspath(path), "__builtins__": builtins,
+                          "__spec__": None, "__package__": None, "__cached__": None})
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:
         print(USAGE, file=sys.stderr if not args else sys.stdout)
         return 2 if not args else 0
+    os.environ.setdefault("SOP_TELEMETRY_AUTO", "1")  # the program's own Python children
     import ai_agents.telemetry  # noqa: F401 - starts the session and instruments smolagents
 
     if args[0] == "-m":
@@ -35,11 +57,22 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         _give_program_its_path(os.getcwd())
         sys.argv = args[1:]
-        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
-    else:
-        _give_program_its_path(os.path.dirname(os.path.realpath(args[0])))
+        # What `python -m` itself calls: the module runs in the real __main__.
+        runpy._run_module_as_main(args[1], alter_argv=True)  # type: ignore[attr-defined]
+        return 0
+    path = args[0]
+    if not os.path.exists(path):  # python's own message and status
+        print(f"sop-telemetry-run: can't open file {os.path.abspath(path)!r}: "
+              "[Errno 2] No such file or directory", file=sys.stderr)
+        return 2
+    if os.path.isdir(path) or zipfile.is_zipfile(path):  # its __main__.py, as python runs it
+        _give_program_its_path(path)
         sys.argv = args
-        runpy.run_path(args[0], run_name="__main__")
+        runpy._run_module_as_main("__main__", alter_argv=False)  # type: ignore[attr-defined]
+        return 0
+    _give_program_its_path(os.path.dirname(os.path.realpath(path)))
+    sys.argv = args
+    _run_script(path)
     return 0
 
 
