@@ -3,13 +3,51 @@
 #include "detail/file_io.hpp"
 #include "detail/session_codec.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace sop_telemetry::detail {
+
+namespace {
+
+// The journals open in this process, as fd + 1 (0: a free slot), for a forked child to let go
+// of: its copy of a journal's descriptor would keep the flock after the parent dies, and no
+// recovery could take the journal while the child lives. Lock-free: the child may not lock.
+constexpr std::size_t kTrackedJournals = 64;
+std::atomic<int> open_journals[kTrackedJournals];
+
+/// In a forked child: each inherited journal descriptor now names /dev/null (the number stays
+/// valid for the child's own close), so only the parent holds the journal and its lock.
+void let_go_of_journals_in_child() noexcept {
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0) return;
+    for (std::atomic<int>& slot : open_journals)
+        if (const int stored = slot.load(std::memory_order_relaxed); stored > 0) ::dup3(null, stored - 1, O_CLOEXEC);
+    ::close(null);
+}
+
+void track_journal(int fd) noexcept {
+    static const bool registered = ::pthread_atfork(nullptr, nullptr, let_go_of_journals_in_child) == 0;
+    (void)registered;
+    for (std::atomic<int>& slot : open_journals) {
+        int free = 0;
+        if (slot.compare_exchange_strong(free, fd + 1)) return;
+    }
+}
+
+void untrack_journal(int fd) noexcept {
+    for (std::atomic<int>& slot : open_journals) {
+        int tracked = fd + 1;
+        if (slot.compare_exchange_strong(tracked, 0)) return;
+    }
+}
+
+}  // namespace
 
 JournalWriter::~JournalWriter() { close(false); }
 
@@ -28,6 +66,7 @@ bool JournalWriter::open(const std::string& path, const SessionHeader& header,
             fd_ = -1;
             return false;
         }
+        track_journal(fd_);
         path_ = path;
         if (!append(journal_header_line(header), error)) {
             close(true);
@@ -58,6 +97,7 @@ bool JournalWriter::append(std::string_view lines, std::string& error) noexcept 
 void JournalWriter::close(bool remove) noexcept {
     if (fd_ < 0) return;
     if (remove) ::unlink(path_.c_str());
+    untrack_journal(fd_);
     ::close(fd_);  // releases the lock
     fd_ = -1;
 }

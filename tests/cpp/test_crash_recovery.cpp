@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -90,6 +91,47 @@ TEST(CrashRecovery, JournalOfAKilledProcessBecomesAnIncompleteSession) {
     ASSERT_EQ(session->tasks[0].agents.size(), 1u);
     EXPECT_EQ(session->tasks[0].agents[0].status, TaskStatus::running);
     EXPECT_TRUE(session->end_time.has_value());
+}
+
+TEST(CrashRecovery, AProcessForkedFromTheKilledOneDoesNotKeepItsJournalLocked) {
+    testing::TempDir dir;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t recorder = ::fork();
+    ASSERT_GE(recorder, 0);
+    if (recorder == 0) {
+        ::close(fds[0]);
+        TelemetryManager manager;
+        manager.initialize(testing::test_config(dir.str()));
+        TelemetryCollector collector = manager.get_collector();
+        for (int i = 0; i < 10; ++i) collector.record_llm_call("gpt-4o", 10, 1, 0.001);
+        manager.flush_data();  // the journal exists before the fork
+        const pid_t helper = ::fork();  // lives on after its parent is killed
+        if (helper == 0) {
+            for (;;) ::pause();
+        }
+        const std::string line = manager.session_id() + " " + std::to_string(helper) + "\n";
+        (void)!::write(fds[1], line.data(), line.size());
+        for (;;) ::pause();
+    }
+    ::close(fds[1]);
+    char buffer[128] = {};
+    (void)!::read(fds[0], buffer, sizeof buffer - 1);
+    ::close(fds[0]);
+    std::string id;
+    long helper = 0;
+    {
+        std::istringstream in(buffer);
+        in >> id >> helper;
+    }
+    ASSERT_FALSE(id.empty());
+    ASSERT_GT(helper, 0);
+    ASSERT_TRUE(wait_for_lines(dir / (id + ".jsonl"), "\"gpt-4o\"", 10));
+    ::kill(recorder, SIGKILL);
+    ::waitpid(recorder, nullptr, 0);
+    const int recovered = TelemetryDataStore(dir.str()).recover_journals({}, PriceTable::built_in());
+    ::kill(static_cast<pid_t>(helper), SIGKILL);
+    EXPECT_EQ(recovered, 1) << "the forked helper still holds the dead process's journal";
 }
 
 TEST(CrashRecovery, TornLastLineIsIgnoredAndExplicitRecoverWorks) {
