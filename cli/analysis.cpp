@@ -153,6 +153,12 @@ std::vector<ErrorItem> errors_of(const TelemetrySession& session) {
     return out;
 }
 
+double span_seconds(const TelemetrySession& session, const Span& span) {
+    if (span.end_time) return span.duration();
+    const double started = std::chrono::duration<double>(span.start_time - session.start_time).count();
+    return std::max(0.0, session.total_duration - started);
+}
+
 bool is_failed_step(const Span& span) {
     return span.kind == SpanKind::step && is_failure(span.status);
 }

@@ -62,6 +62,9 @@ std::vector<NamedStats> time_by_tool(const TelemetrySession& session);   ///< by
 std::vector<NamedStats> time_by_agent(const TelemetrySession& session);  ///< by total, largest first
 std::vector<NamedStats> time_by_model(const TelemetrySession& session);  ///< LLM latency per model
 std::vector<ErrorItem> errors_of(const TelemetrySession& session);
+/// A span's duration in seconds; one still running (or cut off by a crash) runs to the session's
+/// end, as the fold counts its task.
+double span_seconds(const TelemetrySession& session, const Span& span);
 /// A step that failed: errors_of lists it (the only spans it reads).
 bool is_failed_step(const Span& span);
 

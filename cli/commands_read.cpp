@@ -69,7 +69,7 @@ void print_tree(const TelemetrySession& session, std::size_t max_spans) {
             const bool last = i + 1 == found->second.size();
             std::string line = indent + (last ? "└─ " : "├─ ") + to_string(span.kind) + " " + span.name;
             if (!span.detail.empty() && span.kind != SpanKind::task) line += " (" + span.detail + ")";
-            line += "  " + seconds(span.duration());
+            line += "  " + seconds(span_seconds(session, span));
             if (span.kind == SpanKind::llm) line += "  " + count(span.tokens.total()) + " tokens";
             const std::string status = to_string(span.status);
             std::printf("  %s  %s%s\n", printable(line).c_str(), paint(status, status_colour(status)).c_str(),

@@ -67,7 +67,7 @@ void write_spans(JsonWriter& out, const TelemetrySession& session) {
             .field("name", span.name)
             .field("detail", span.detail)
             .field("start_ms", ms_between(session.start_time, span.start_time))
-            .field("duration_ms", span.duration() * 1e3)
+            .field("duration_ms", span_seconds(session, span) * 1e3)
             .field("status", to_string(span.status))
             .field("error", span.error);
         if (span.kind == SpanKind::llm)

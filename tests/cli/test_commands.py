@@ -115,6 +115,18 @@ def test_failed_steps_are_errors(tmp_path):
     assert "ZeroDivisionError: division by zero" in run("--dir", str(tmp_path), "show", "latest").stdout
 
 
+def test_a_span_still_running_lasts_to_the_sessions_end_everywhere(tmp_path):
+    subprocess.run([sys.executable, str(SUPPORT / "make_sessions.py"), str(tmp_path), "open_task"],
+                   check=True, env={k: v for k, v in os.environ.items() if k != "SOP_TELEMETRY_DIR"})
+    view = run_json("--dir", str(tmp_path), "show", "latest")
+    [task] = view["tasks"]
+    [span] = [s for s in view["spans"] if s["kind"] == "task"]
+    assert task["status"] == span["status"] == "running" and task["duration"] >= 0.05
+    assert abs(span["duration_ms"] - task["duration"] * 1e3) < 1e-6  # the timeline, not 0
+    tree = run("--dir", str(tmp_path), "show", "latest").stdout.split("Span tree")[1]
+    assert "0.0 ms" not in tree.splitlines()[1]
+
+
 def test_compare_gives_deltas(store, ids):
     result = run_json("--dir", str(store), "compare", ids[2], ids[1])
     metrics = {m["metric"]: m for m in result["metrics"]}

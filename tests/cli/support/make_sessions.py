@@ -4,6 +4,7 @@ named after it. Run in its own interpreter."""
 from __future__ import annotations
 
 import sys
+import time
 
 from ai_agents.telemetry import SpanKind, TaskStatus, _core
 from ai_agents.telemetry.manager import config_from_mapping
@@ -63,6 +64,13 @@ def failed_step(c) -> None:
     c.record_llm_call("gpt-4o-mini", 100, 10, 0.1, parent_id=step)
     c.end_span(step, TaskStatus.FAILED, "AgentExecutionError: ZeroDivisionError: division by zero")
     c.end_task("t-step", TaskStatus.COMPLETED)
+
+
+def open_task(c) -> None:
+    """A task never ended (as a killed process leaves it): it runs to the session's end."""
+    c.start_task("t-open", "left open")
+    c.record_llm_call("gpt-4o", 10, 1, 0.01)
+    time.sleep(0.05)
 
 
 DEFAULT = ("healthy", "troubled", "chinese")
