@@ -340,6 +340,25 @@ void TelemetryManager::shutdown() noexcept {
     }
 }
 
+bool TelemetryManager::discard_if_empty() noexcept {
+    if (!impl_) return false;
+    try {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->closed || !impl_->core || impl_->forked()) return false;
+        const bool was_enabled = impl_->core->enabled.exchange(false);  // nothing new meanwhile
+        if (impl_->core->log.recorded() != 0) {
+            impl_->core->enabled = was_enabled;
+            return false;
+        }
+        impl_->closed = true;
+        impl_->writer->discard();
+        return true;
+    } catch (const std::exception& error) {
+        get_error_handler().record("shutdown", error.what());
+        return false;
+    }
+}
+
 std::string TelemetryManager::session_id() const noexcept {
     if (!impl_) return {};
     std::lock_guard lock(impl_->mutex);

@@ -289,6 +289,19 @@ bool SessionWriter::flush() {
     return write_session_file(std::nullopt);
 }
 
+void SessionWriter::discard() {
+    stop_ = true;
+    ++io_waiters_;
+    core_->notify_worker();
+    if (worker_.joinable()) worker_.join();
+    std::lock_guard io(io_mutex_);
+    if (finished_) return;
+    journal_.close(true);
+    std::lock_guard lock(state_mutex_);
+    ::unlink(store_->session_path(core_->session_id).c_str());
+    finished_ = true;
+}
+
 bool SessionWriter::finish() {
     stop_ = true;
     ++io_waiters_;  // for good: the worker's git stops, this thread takes the snapshot

@@ -74,6 +74,9 @@ public:
 
     /// Ends the session: final journal append, session file, journal removed. Idempotent.
     void shutdown() noexcept;
+    /// Ends the session leaving no file, if it recorded nothing at all (no event); true then.
+    /// False, and nothing changes, when it recorded something (shutdown() writes it).
+    bool discard_if_empty() noexcept;
 
     std::string session_id() const noexcept;
     Config config() const noexcept;

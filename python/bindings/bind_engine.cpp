@@ -195,6 +195,8 @@ void bind_manager(nb::module_& m) {
         .def("cleanup_old_data", &TelemetryManager::cleanup_old_data, "max_age_days"_a, release_gil())
         .def("recover_sessions", &TelemetryManager::recover_sessions, release_gil())
         .def("shutdown", &TelemetryManager::shutdown, release_gil())
+        .def("discard_if_empty", &TelemetryManager::discard_if_empty, release_gil(),
+             "Ends the session leaving no file if it recorded nothing at all; else False.")
         .def("session_id", &TelemetryManager::session_id, release_gil())
         .def("config", &TelemetryManager::config, release_gil())
         .def("set_python_version", &TelemetryManager::set_python_version, "version"_a, release_gil());

@@ -44,6 +44,9 @@ public:
     /// Stops the worker and writes the final session file; the journal is removed only once
     /// that file is safely written.
     bool finish();
+    /// Stops the worker and leaves no file of the session: no session file (one an earlier
+    /// flush wrote is removed), no journal.
+    void discard();
 
     TelemetrySession fold(std::optional<std::int64_t> end_ns) const;
     std::shared_ptr<const PriceTable> prices() const;

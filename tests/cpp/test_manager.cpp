@@ -39,6 +39,28 @@ TEST(Manager, ShutdownIsIdempotentAndLaterCallsAreHarmless) {
     EXPECT_EQ(stored->total_tokens.total_tokens, 2);
 }
 
+TEST(Manager, AnEmptySessionCanEndLeavingNoFile) {
+    testing::TempDir dir;
+    auto empty = testing::make_manager(testing::test_config(dir.str()));
+    ASSERT_TRUE(empty->flush_data());  // a session file and a journal exist now
+    EXPECT_FALSE(fs::is_empty(dir.path()));
+    EXPECT_TRUE(empty->discard_if_empty());
+    EXPECT_TRUE(fs::is_empty(dir.path()));
+    EXPECT_FALSE(empty->discard_if_empty());  // ended
+    empty->shutdown();                          // harmless, writes nothing
+    EXPECT_TRUE(fs::is_empty(dir.path()));
+
+    auto used = testing::make_manager(testing::test_config(dir.str()));
+    used->get_collector().record_tool_usage("grep", 0.1);
+    EXPECT_FALSE(used->discard_if_empty());
+    EXPECT_TRUE(used->is_enabled());  // nothing changed
+    used->get_collector().record_tool_usage("grep", 0.1);
+    used->shutdown();
+    const auto stored = used->get_session_data(used->session_id());
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->outside_tasks.tools.size(), 2u);
+}
+
 TEST(Manager, JournalIsWrittenWithinAFlushInterval) {
     testing::TempDir dir;
     auto manager = testing::make_manager(testing::test_config(dir.str()));

@@ -70,6 +70,18 @@ def test_asking_whether_smolagents_is_installed_before_importing_it_changes_noth
     assert_one_agent_session(tmp_path)
 
 
+def test_auto_mode_leaves_no_file_for_a_program_that_records_nothing(tmp_path):
+    result = run_python(tmp_path, "import json\nprint(json.dumps([1]))\n", env={"SOP_TELEMETRY_AUTO": "1"})
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "[1]", "")
+    store = tmp_path / "store"
+    assert not store.exists() or not list(store.iterdir())
+    result = run_python(tmp_path, "from ai_agents.telemetry import TelemetryCollector\n"
+                                  "TelemetryCollector().record_tool_usage('grep', 0.1)\n",
+                        env={"SOP_TELEMETRY_AUTO": "1"})
+    assert result.returncode == 0, result.stderr
+    assert len(stored_sessions(tmp_path)) == 1  # something recorded: kept
+
+
 def test_without_auto_mode_nothing_is_recorded(tmp_path):
     result = run_python(tmp_path, AGENT_SCRIPT)
     assert result.returncode == 0, result.stderr
@@ -193,6 +205,7 @@ print("child recorded", child.stdout.strip())
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["absolute file True True", "builtins module module",
                                           "child recorded True", "pickled at exit True"]
+    assert len(stored_sessions(tmp_path)) == 1  # the child recorded nothing: no file of its own
     missing = subprocess.run([launcher, str(tmp_path / "nowhere.py")], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "can't open file" in missing.stderr and "Traceback" not in missing.stderr
 

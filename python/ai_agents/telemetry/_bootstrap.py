@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import logging
 import platform
+import sys
 
 from . import _core
 from .error_handler import record_error
@@ -43,9 +44,16 @@ def _instrument_smolagents() -> None:
     AgentInstrumentor.instance().instrument()
 
 
+def _started_automatically() -> bool:
+    return bool(getattr(sys.modules.get("ai_agents.telemetry_autoload"), "STARTED", False))
+
+
 def _at_exit() -> None:
     _core.end_open_runs()  # a stream never read to its end, a daemon thread's run: cancelled
-    TelemetryManager.get_instance().shutdown()
+    manager = TelemetryManager.get_instance()
+    if _started_automatically() and manager._core.discard_if_empty():
+        return  # SOP_TELEMETRY_AUTO and nothing recorded: no file (see telemetry_autoload)
+    manager.shutdown()
 
 
 def start() -> None:
