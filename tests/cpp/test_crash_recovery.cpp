@@ -106,10 +106,15 @@ TEST(CrashRecovery, AProcessForkedFromTheKilledOneDoesNotKeepItsJournalLocked) {
         TelemetryCollector collector = manager.get_collector();
         for (int i = 0; i < 10; ++i) collector.record_llm_call("gpt-4o", 10, 1, 0.001);
         manager.flush_data();  // the journal exists before the fork
+        int ready[2];
+        if (::pipe(ready) != 0) ::_exit(1);
         const pid_t helper = ::fork();  // lives on after its parent is killed
         if (helper == 0) {
+            (void)!::write(ready[1], "r", 1);  // the fork handlers have run by now
             for (;;) ::pause();
         }
+        char byte = 0;
+        (void)!::read(ready[0], &byte, 1);
         const std::string line = manager.session_id() + " " + std::to_string(helper) + "\n";
         (void)!::write(fds[1], line.data(), line.size());
         for (;;) ::pause();
