@@ -1,5 +1,7 @@
 #include "command_support.hpp"
 
+#include "terminal.hpp"
+
 #include <cstdio>
 
 namespace sop_telemetry::cli {
@@ -16,8 +18,8 @@ bool is_day(const std::string& text) {
 
 }  // namespace
 
-void print_error(const std::string& message) {
-    std::fprintf(stderr, "sop-telemetry: %s\n", message.c_str());
+void print_error(const std::string& message) {  // paths and session text in it are shown safely
+    std::fprintf(stderr, "sop-telemetry: %s\n", printable(message).c_str());
 }
 
 void print_json(const std::string& json) {

@@ -9,8 +9,10 @@
 #include <sop_telemetry/error_handler.hpp>
 #include <sop_telemetry/pricing.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sys/statvfs.h>
@@ -26,12 +28,24 @@ namespace {
 
 /// RFC 4180 quoting; a text that a spreadsheet would run as a formula (=, +, @, or - not
 /// starting a number) gets a leading apostrophe.
+/// Whether `text` is a number as this export writes them ("-12", "0.5", "-1.250000").
+bool is_plain_number(const std::string& text) {
+    std::size_t at = text.size() > 1 && text[0] == '-' ? 1 : 0;
+    bool digits = false, point = false;
+    for (; at < text.size(); ++at) {
+        if (std::isdigit(static_cast<unsigned char>(text[at]))) digits = true;
+        else if (text[at] == '.' && !point) point = true;
+        else return false;
+    }
+    return digits;
+}
+
 std::string csv_cell(const std::string& text) {
     std::string value = text;
-    const bool formula = !value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '@' ||
-                                            value[0] == '\t' || value[0] == '\r' ||
-                                            (value[0] == '-' && (value.size() == 1 || !std::isdigit(
-                                                static_cast<unsigned char>(value[1])))));
+    // A spreadsheet runs a cell starting with = + - @ (or a tab or CR before one) as a formula:
+    // those get a leading ' unless the whole cell is a plain number ("-1+cmd|..." is not).
+    const bool formula = !value.empty() && std::strchr("=+-@\t\r", value[0]) != nullptr &&
+                         !is_plain_number(value);
     if (formula) value.insert(value.begin(), '\'');
     if (value.find_first_of(",\"\n\r") == std::string::npos) return value;
     std::string out = "\"";
@@ -87,6 +101,15 @@ int export_session(const Context& context, const std::string& reference, const s
     auto loaded = open_session(context, reference, code);
     if (!loaded) return code;
     const std::string text = format == "json" ? loaded->session.to_json() : session_csv(loaded->session);
+    if ((output.empty() || output == "-") && ::isatty(STDOUT_FILENO)) {
+        // On a terminal, session text must not drive it (a file or a pipe gets the exact bytes).
+        for (std::size_t at = 0; at < text.size();) {
+            const std::size_t end = std::min(text.find('\n', at), text.size());
+            std::printf("%s\n", printable(std::string_view(text).substr(at, end - at)).c_str());
+            at = end + 1;
+        }
+        return kOk;
+    }
     if (output.empty() || output == "-") {
         std::fwrite(text.data(), 1, text.size(), stdout);
         return kOk;
@@ -145,6 +168,8 @@ int recover_sessions(const Context& context) {
     return kOk;
 }
 
+constexpr double kLowFreeMb = 50;  // doctor: less free space than this is a problem
+
 int doctor(const Context& context) {
     std::vector<std::string> config_problems;
     const Config config = resolve_config(Config{}, &config_problems);
@@ -164,7 +189,8 @@ int doctor(const Context& context) {
     Catalog catalog;
     if (problem.empty()) catalog = load_catalog(context.directory, true);
     const auto stats = TelemetryDataStore(context.directory).stats();
-    const bool healthy = problem.empty() && writable && catalog.skipped.empty();
+    const bool healthy = problem.empty() && writable && free_mb > kLowFreeMb && catalog.skipped.empty() &&
+                         config_problems.empty();
     if (context.json) {
         std::string text;
         JsonWriter out(text);
@@ -184,19 +210,20 @@ int doctor(const Context& context) {
     auto check = [](bool ok, const std::string& text) {
         std::printf("  %s %s\n", paint(ok ? "ok  " : "FAIL", ok ? Colour::green : Colour::red).c_str(), text.c_str());
     };
-    std::printf("storage %s\n", context.directory.c_str());
+    std::printf("storage %s\n", printable(context.directory).c_str());
     check(problem.empty(), problem.empty() ? "directory exists (mode " + mode + ")" : problem);
     check(writable, writable ? "writable" : "not writable: sessions cannot be saved");
     char space[64];
     std::snprintf(space, sizeof space, "%.0f MB free", free_mb);
-    check(free_mb > 50, space);
+    check(free_mb > kLowFreeMb, space);
     check(catalog.skipped.empty(), std::to_string(catalog.sessions.size()) + " sessions, " +
                                        std::to_string(stats.journal_files) + " journals, " +
                                        std::to_string(catalog.skipped.size()) + " unreadable files");
-    for (const SkippedFile& file : catalog.skipped) std::printf("       %s: %s\n", file.path.c_str(), file.reason.c_str());
+    for (const SkippedFile& file : catalog.skipped)
+        std::printf("       %s: %s\n", printable(file.path).c_str(), printable(file.reason).c_str());
     check(config_problems.empty(), config_problems.empty() ? "configuration from the environment is valid"
                                                            : "configuration problems:");
-    for (const std::string& p : config_problems) std::printf("       %s\n", p.c_str());
+    for (const std::string& p : config_problems) std::printf("       %s\n", printable(p).c_str());
     std::printf("  telemetry %s, code metrics %s, price table %s (%zu models)\n",
                 config.enabled ? "enabled" : "disabled", config.code_metrics ? "on" : "off",
                 PriceTable::built_in().version().c_str(), PriceTable::built_in().size());

@@ -25,15 +25,23 @@ int main(int argc, char** argv) {
     app.add_flag("--no-color", no_colour, "No colour (also: NO_COLOR=1)");
 
     ListFilter filter;
+    const CLI::Validator kCount(
+        [](std::string& value) {
+            return !value.empty() && value.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "wants a whole number, 0 or more (got " + value + ")";
+        },
+        "COUNT");
     auto add_filters = [&filter](CLI::App* command) {
         command->add_option("--since", filter.since, "Sessions started on or after this day (YYYY-MM-DD, UTC)");
         command->add_option("--until", filter.until, "Sessions started on or before this day (YYYY-MM-DD, UTC)");
-        command->add_option("--status", filter.status, "completed, failed, max_steps, cancelled, running, incomplete, empty");
+        command->add_option("--status", filter.status, "completed, failed, max_steps, cancelled, running, incomplete, empty")
+            ->check(CLI::IsMember({"completed", "failed", "max_steps", "cancelled", "running", "incomplete", "empty"}));
         command->add_option("--model", filter.model, "Sessions that used this model");
     };
     auto* list = app.add_subcommand("list", "Sessions, newest first");
     add_filters(list);
-    list->add_option("-n,--limit", filter.limit, "At most this many");
+    list->add_option("-n,--limit", filter.limit, "At most this many")->check(kCount);
     auto* stats = app.add_subcommand("stats", "Aggregates over sessions: tokens, cost, failure rate, slowest tools, by day");
     add_filters(stats);
 
@@ -41,7 +49,7 @@ int main(int argc, char** argv) {
     std::size_t max_spans = 200;
     auto* show = app.add_subcommand("show", "One session: tasks, tokens and cost, time by agent and tool, errors, span tree");
     show->add_option("session", reference, "Session id, unique prefix, or 'latest'");
-    show->add_option("--max-spans", max_spans, "Span tree lines at most (default 200)");
+    show->add_option("--max-spans", max_spans, "Span tree lines at most (default 200)")->check(kCount);
     auto* compare = app.add_subcommand("compare", "Two sessions side by side, with deltas");
     compare->add_option("a", reference, "First session")->required();
     compare->add_option("b", other, "Second session")->required();

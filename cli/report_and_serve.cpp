@@ -4,6 +4,7 @@
 // bounded request, a read timeout, and every response self-contained (no external request).
 #include "command_support.hpp"
 #include "html_page.hpp"
+#include "terminal.hpp"
 #include "view_json.hpp"
 
 #include <sop_telemetry/data_store.hpp>
@@ -29,6 +30,7 @@ extern "C" void request_stop(int) { stop_requested = 1; }
 
 constexpr std::size_t kMaxRequest = 16 * 1024;
 constexpr int kRequestDeadlineMs = 5000;  // a whole request, however slowly it trickles in
+constexpr int kSendDeadlineMs = 10000;   // a whole answer, however slowly it is read
 constexpr std::string_view kSessionsPath = "/api/sessions";
 
 struct Response {
@@ -121,9 +123,12 @@ void answer(int client, const Context& context, bool check_host) {
                        "\r\nContent-Security-Policy: default-src 'self'; style-src 'unsafe-inline'; "
                        "script-src 'unsafe-inline'\r\nConnection: close\r\n\r\n";
     const std::string out = head + response.body;
+    // The whole answer within kSendDeadlineMs: SO_SNDTIMEO bounds each send, and a client
+    // reading a little at a time would otherwise hold this one-thread server for ever.
+    const auto send_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kSendDeadlineMs);
     for (std::size_t sent = 0; sent < out.size();) {
         const ssize_t n = ::send(client, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) return;
+        if (n <= 0 || std::chrono::steady_clock::now() > send_deadline) return;
         sent += static_cast<std::size_t>(n);
     }
 }
@@ -181,7 +186,8 @@ int write_report(const Context& context, const std::string& reference, const std
         print_error("cannot write " + output);
         return kFailure;
     }
-    std::printf("wrote %s (session %s, %zu bytes)\n", output.c_str(), loaded->session.session_id.c_str(), page.size());
+    std::printf("wrote %s (session %s, %zu bytes)\n", printable(output).c_str(),
+                printable(loaded->session.session_id).c_str(), page.size());
     return kOk;
 }
 
@@ -207,14 +213,14 @@ int serve_dashboard(const Context& context, const std::string& host, int port, b
     }
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
-    std::printf("serving %s on http://%s/ (Ctrl-C to stop)\n", context.directory.c_str(), bound.c_str());
+    std::printf("serving %s on http://%s/ (Ctrl-C to stop)\n", printable(context.directory).c_str(), bound.c_str());
     std::fflush(stdout);
     while (!stop_requested) {
         pollfd waiting{fd, POLLIN, 0};
         if (::poll(&waiting, 1, 250) <= 0) continue;
         const int client = ::accept(fd, nullptr, nullptr);
         if (client < 0) continue;
-        answer(client, context, !allow_remote);
+        answer(client, context, is_loopback(host));  // a remote client names this host as it likes
         ::close(client);
     }
     ::close(fd);

@@ -1,6 +1,7 @@
 #include "session_catalog.hpp"
 
 #include "analysis.hpp"
+#include "terminal.hpp"
 
 #include <sop_telemetry/data_store.hpp>
 
@@ -143,7 +144,7 @@ Catalog load_catalog(const std::string& directory, bool progress, Detail detail)
 
 void warn_skipped(const Catalog& catalog) {
     for (const SkippedFile& file : catalog.skipped)
-        std::fprintf(stderr, "warning: skipped %s: %s\n", file.path.c_str(), file.reason.c_str());
+        std::fprintf(stderr, "warning: skipped %s: %s\n", printable(file.path).c_str(), printable(file.reason).c_str());
 }
 
 const LoadedSession* find_session(const Catalog& catalog, const std::string& reference,

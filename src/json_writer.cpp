@@ -67,6 +67,14 @@ void append_json_escaped(std::string& out, std::string_view text) {
             if (length == 0) {
                 out += "\xEF\xBF\xBD";  // U+FFFD
                 ++i;
+            } else if (c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
+                // U+0080..U+009F, the C1 controls (U+009B starts a terminal escape sequence):
+                // escaped, so no output of JSON can drive a terminal.
+                const auto code = static_cast<unsigned char>(text[i + 1]);
+                out += "\\u00";
+                out += kHex[code >> 4];
+                out += kHex[code & 0xF];
+                i += 2;
             } else {
                 out.append(text, i, length);
                 i += length;

@@ -221,6 +221,34 @@ def test_doctor_reports_a_healthy_store(store):
     assert "ok" in run("--dir", str(store), "doctor").stdout
 
 
+def test_doctor_fails_on_every_problem_it_shows(store):
+    bad = {"SOP_TELEMETRY_FLUSH_INTERVAL_MS": "abc"}
+    assert "FAIL configuration problems" in run("--dir", str(store), "doctor", env=bad, check_code=1).stdout
+    assert json.loads(run("--dir", str(store), "doctor", "--json", env=bad, check_code=1).stdout)["healthy"] is False
+
+
+def test_bad_filter_values_are_usage_errors(store):
+    assert "completed" in run("--dir", str(store), "list", "--status", "complete", check_code=2).stderr
+    assert "0 or more" in run("--dir", str(store), "list", "-n", "-1", check_code=2).stderr
+    assert "0 or more" in run("--dir", str(store), "show", "latest", "--max-spans", "-1", check_code=2).stderr
+
+
+def test_no_session_text_reaches_a_terminal_through_json_report_or_warnings(store, tmp_path):
+    def c1(data):
+        task_span(data)["detail"] = "C1 \u009b2J control"
+        return "c1-control"
+    session_with(store, c1)
+    raw = subprocess.run([str(CLI), "--dir", str(store), "show", "c1-control", "--json"], capture_output=True).stdout
+    assert b"\xc2\x9b" not in raw and json.loads(raw)["tasks"][0]["description"] == "C1 \u009b2J control"
+    source = next(store.glob("2*.json"))
+    data = json.loads(source.read_text())
+    data["session_id"] = "x\x1b]0;PWNED\x07"  # inside a file with a proper name
+    (store / "20300101T000000.000000Z-1-abcd.json").write_text(json.dumps(data))
+    (store / "bad\x1b[2Jname.json").write_text("{")
+    result = run("--dir", str(store), "report", "20300101T000000.000000Z-1-abcd", "-o", str(tmp_path / "r.html"))
+    assert "\x1b" not in result.stdout + result.stderr and "wrote" in result.stdout
+
+
 def test_colour_only_on_a_terminal_and_never_with_no_color(store):
     def on_terminal(env_extra: dict) -> str:
         env = {**os.environ, **env_extra}
@@ -248,12 +276,14 @@ def test_session_text_cannot_drive_the_terminal_and_csv_cells_cannot_be_formulas
     def hostile(data):
         task_span(data)["detail"] = "\x1b[2J\x1b]0;evil title\x07PWNED"  # the task's description
         data["spans"][-1]["name"] = "=HYPERLINK(\"http://x\")"
+        next(s for s in data["spans"] if s["kind"] == "llm")["name"] = "-2+3+cmd|' /C calc'!A0"  # like a number
         return "hostile"
     session_with(store, hostile)
     shown = run("--dir", str(store), "show", "hostile").stdout
     assert "\x1b" not in shown and "\x07" not in shown and "?[2J?]0;evil title?PWNED" in shown
     exported = run("--dir", str(store), "export", "hostile", "--format", "csv").stdout
     assert "'=HYPERLINK" in exported and ",=HYPERLINK" not in exported
+    assert ",'-2+3+cmd" in exported and ",-2+3+cmd" not in exported
 
 
 def test_spans_whose_parent_is_missing_are_still_shown(store):

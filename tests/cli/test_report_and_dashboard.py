@@ -113,9 +113,14 @@ def test_dashboard_refuses_other_addresses_unless_allowed(store):
         server.stop()
 
 
-def test_dashboard_answers_only_its_own_host_name(dashboard):
-    request = urllib.request.Request(dashboard.url + "/api/sessions", headers={"Host": "evil.example.com"})
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 403  # a DNS-rebinding page gets nothing
-    assert dashboard.get("/api/sessions", method="HEAD")[0] == 405
+@pytest.mark.parametrize("extra", [(), ("--allow-remote",)])
+def test_dashboard_on_loopback_answers_only_its_own_host_name(store, extra):
+    dashboard = Dashboard(store, *extra)
+    try:
+        request = urllib.request.Request(dashboard.url + "/api/sessions", headers={"Host": "evil.example.com"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403  # a DNS-rebinding page gets nothing
+        assert dashboard.get("/api/sessions", method="HEAD")[0] == 405
+    finally:
+        dashboard.stop()
