@@ -215,7 +215,7 @@ std::vector<Delta> compare(const TelemetrySession& a, const TelemetrySession& b)
         {"prompt_tokens", double(a.total_tokens.prompt_tokens), double(b.total_tokens.prompt_tokens)},
         {"completion_tokens", double(a.total_tokens.completion_tokens), double(b.total_tokens.completion_tokens)},
         {"total_tokens", double(sa.total_tokens), double(sb.total_tokens)},
-        {"cost_usd", sa.cost.value_or(0), sb.cost.value_or(0)},
+        {"cost_usd", sa.cost, sb.cost},
     };
     std::map<std::string, std::pair<double, double>> models, tools;
     for (const auto& [model, usage] : a.total_tokens.model_breakdown) models[model].first = double(usage.total_tokens);

@@ -96,8 +96,8 @@ Aggregate aggregate(const std::vector<const TelemetrySession*>& sessions);
 /// `compare`: one metric of two sessions.
 struct Delta {
     std::string metric;
-    double a = 0;
-    double b = 0;
+    std::optional<double> a;  ///< unset: not known (the cost of a session with no priced call)
+    std::optional<double> b;
 };
 
 std::vector<Delta> compare(const TelemetrySession& a, const TelemetrySession& b);

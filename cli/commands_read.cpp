@@ -251,8 +251,10 @@ int compare_sessions(const Context& context, const std::string& a, const std::st
         JsonWriter out(text);
         out.begin_object().field("a", first->session.session_id).field("b", second->session.session_id);
         out.key("metrics").begin_array();
-        for (const Delta& d : deltas)
-            out.begin_object().field("metric", d.metric).field("a", d.a).field("b", d.b).field("delta", d.b - d.a).end_object();
+        for (const Delta& d : deltas) {
+            out.begin_object().field("metric", d.metric).field("a", d.a).field("b", d.b).key("delta");
+            (d.a && d.b ? out.value(*d.b - *d.a) : out.null()).end_object();
+        }
         out.end_array().end_object();
         print_json(text);
         return kOk;
@@ -260,12 +262,16 @@ int compare_sessions(const Context& context, const std::string& a, const std::st
     std::printf("a = %s\nb = %s\n", printable(first->session.session_id).c_str(),
                 printable(second->session.session_id).c_str());
     Table table({"METRIC", "A", "B", "DELTA", "CHANGE"}, {false, true, true, true, true});
+    auto value = [](const std::optional<double>& v, const char* format) {
+        char text[32] = "unpriced";
+        if (v) std::snprintf(text, sizeof text, format, *v);
+        return std::string(text);
+    };
     for (const Delta& d : deltas) {
-        char a_text[32], b_text[32], delta[32];
-        std::snprintf(a_text, sizeof a_text, "%.6g", d.a);
-        std::snprintf(b_text, sizeof b_text, "%.6g", d.b);
-        std::snprintf(delta, sizeof delta, "%+.6g", d.b - d.a);
-        table.add({d.metric, a_text, b_text, delta, signed_delta(d.a, d.b)});
+        if (d.a && d.b)
+            table.add({d.metric, value(d.a, "%.6g"), value(d.b, "%.6g"), value(*d.b - *d.a, "%+.6g"), signed_delta(*d.a, *d.b)});
+        else
+            table.add({d.metric, value(d.a, "%.6g"), value(d.b, "%.6g"), "", ""});
     }
     table.print();
     return kOk;

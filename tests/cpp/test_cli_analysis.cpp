@@ -140,10 +140,17 @@ TEST(CliAnalysis, CompareListsEveryModelAndTool) {
     auto find = [&](const std::string& metric) {
         return *std::find_if(deltas.begin(), deltas.end(), [&](const Delta& d) { return d.metric == metric; });
     };
-    EXPECT_DOUBLE_EQ(find("duration_s").b - find("duration_s").a, 2);
-    EXPECT_DOUBLE_EQ(find("tokens[claude]").a, 0);
-    EXPECT_DOUBLE_EQ(find("tokens[gpt-4o]").a, 10);
-    EXPECT_DOUBLE_EQ(find("tool_time_s[grep]").a, 1.0);
+    EXPECT_DOUBLE_EQ(*find("duration_s").b - *find("duration_s").a, 2);
+    EXPECT_DOUBLE_EQ(*find("tokens[claude]").a, 0);
+    EXPECT_DOUBLE_EQ(*find("tokens[gpt-4o]").a, 10);
+    EXPECT_DOUBLE_EQ(*find("tool_time_s[grep]").a, 1.0);
+    // Neither session priced anything: the cost is not known, not $0.
+    EXPECT_FALSE(find("cost_usd").a.has_value());
+    b.total_tokens.cost_estimate = 0.25;
+    const auto priced = compare(a, b);
+    const auto cost = std::find_if(priced.begin(), priced.end(), [](const Delta& d) { return d.metric == "cost_usd"; });
+    EXPECT_FALSE(cost->a.has_value());
+    EXPECT_DOUBLE_EQ(*cost->b, 0.25);
 }
 
 TEST(CliAnalysis, InsightsFireOnTheirEvidenceOnly) {
