@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -84,6 +85,18 @@ bool is_session_file(const std::string& content) {
            root["schema_version"].get(schema) == simdjson::SUCCESS &&
            schema == TelemetrySession::schema_version && root["spans"].is_array();
 }
+
+/// How far a session file written while the session ran (flush_data) had got: start plus its
+/// duration then, in ns; 0 when there is no such file. A recovered session ends no earlier.
+std::int64_t flushed_end_ns(const std::string& path) {
+    std::string error;
+    const auto content = detail::read_file(path, error);
+    const auto flushed = content ? TelemetrySession::from_json(*content) : std::nullopt;
+    if (!flushed) return 0;
+    const auto start = std::chrono::duration_cast<std::chrono::nanoseconds>(flushed->start_time.time_since_epoch());
+    return start.count() + static_cast<std::int64_t>(std::llround(flushed->total_duration * 1e9));
+}
+
 
 }  // namespace
 
@@ -291,7 +304,8 @@ int TelemetryDataStore::recover_journals(const std::set<std::string>& live_ids,
                                                           " invalid lines");
             journal->header.session_id = id;
             journal->header.incomplete = true;
-            journal->header.end_ns = std::max(journal->last_time_ns, journal->header.start_ns);
+            journal->header.end_ns = std::max({journal->last_time_ns, journal->header.start_ns,
+                                               flushed_end_ns(session_path(id))});
             const TelemetrySession session =
                 detail::fold_session(journal->header, journal->events, journal->code_metrics,
                                      prices, *journal->header.end_ns);

@@ -139,6 +139,41 @@ TEST(CrashRecovery, AProcessForkedFromTheKilledOneDoesNotKeepItsJournalLocked) {
     EXPECT_EQ(recovered, 1) << "the forked helper still holds the dead process's journal";
 }
 
+TEST(CrashRecovery, ARecoveredSessionLastsAtLeastAsLongAsItsLastFlushSaid) {
+    testing::TempDir dir;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        TelemetryManager manager;
+        manager.initialize(testing::test_config(dir.str()));
+        TelemetryCollector collector = manager.get_collector();
+        collector.start_task("long", "a long task");
+        collector.record_llm_call("gpt-4o", 10, 1, 0.001);  // the last event: at the start
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        manager.flush_data();  // the session file says it has run 0.4 s
+        const std::string id = manager.session_id() + "\n";
+        (void)!::write(fds[1], id.data(), id.size());
+        for (;;) ::pause();
+    }
+    ::close(fds[1]);
+    char buffer[128] = {};
+    const ssize_t got = ::read(fds[0], buffer, sizeof buffer - 1);
+    ::close(fds[0]);
+    const std::string id(buffer, got > 0 ? static_cast<std::size_t>(got - 1) : 0);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ASSERT_EQ(TelemetryDataStore(dir.str()).recover_journals({}, PriceTable::built_in()), 1);
+    const auto session = TelemetrySession::from_json(testing::read_text(dir / (id + ".json")));
+    ASSERT_TRUE(session.has_value());
+    EXPECT_TRUE(session->incomplete);
+    EXPECT_GE(session->total_duration, 0.4);
+    ASSERT_EQ(session->tasks.size(), 1u);
+    EXPECT_GE(session->tasks[0].duration, 0.39);
+}
+
 TEST(CrashRecovery, TornLastLineIsIgnoredAndExplicitRecoverWorks) {
     testing::TempDir dir;
     std::string id;
