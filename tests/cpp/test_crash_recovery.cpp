@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -16,31 +17,47 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Forks a child that records into `dir`, reports its session id through a pipe, keeps
-/// running until killed.
-pid_t start_recording_child(const std::string& dir, int calls, std::string& session_id) {
+/// Forks a child that runs `body`, sends the line it returns (no newline) back through a pipe
+/// and keeps running until killed (SIGKILL: no destructor, no atexit handler runs). Returns
+/// the child's pid and sets `line`.
+pid_t fork_reporting_child(const std::function<std::string()>& body, std::string& line) {
     int fds[2];
     if (::pipe(fds) != 0) return -1;
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::close(fds[0]);
-        TelemetryManager manager;
-        manager.initialize(testing::test_config(dir));
-        TelemetryCollector collector = manager.get_collector();
-        collector.start_task("doomed", "任务被杀死");
-        const std::uint64_t agent = collector.begin_span(SpanKind::agent, "supervisor", 0, "supervisor");
-        for (int i = 0; i < calls; ++i) collector.record_llm_call("gpt-4o", 10, 1, 0.001);
-        const std::string id = manager.session_id() + "\n";
-        (void)!::write(fds[1], id.data(), id.size());
-        (void)agent;
-        for (;;) ::pause();  // SIGKILL ends it; no destructor, no atexit handler runs
+        const std::string reply = body() + "\n";
+        (void)!::write(fds[1], reply.data(), reply.size());
+        for (;;) ::pause();
     }
     ::close(fds[1]);
-    char buffer[128] = {};
+    char buffer[256] = {};
     const ssize_t got = ::read(fds[0], buffer, sizeof buffer - 1);
     ::close(fds[0]);
-    session_id.assign(buffer, got > 0 ? static_cast<std::size_t>(got - 1) : 0);
+    line.assign(buffer, got > 0 ? static_cast<std::size_t>(got - 1) : 0);
     return pid;
+}
+
+/// In a forked child: a session in `dir` that lives (and records) until the child is killed.
+TelemetryManager& live_manager(const std::string& dir) {
+    auto* manager = new TelemetryManager;
+    manager->initialize(testing::test_config(dir));
+    return *manager;
+}
+
+/// A child that records `calls` LLM calls into `dir` under an agent in a task, and reports its
+/// session id.
+pid_t start_recording_child(const std::string& dir, int calls, std::string& session_id) {
+    return fork_reporting_child(
+        [&] {
+            TelemetryManager& manager = live_manager(dir);
+            TelemetryCollector collector = manager.get_collector();
+            collector.start_task("doomed", "任务被杀死");
+            collector.begin_span(SpanKind::agent, "supervisor", 0, "supervisor");
+            for (int i = 0; i < calls; ++i) collector.record_llm_call("gpt-4o", 10, 1, 0.001);
+            return manager.session_id();
+        },
+        session_id);
 }
 
 /// Waits (up to 20 s) until `file` has `count` lines containing `text`.
@@ -95,40 +112,22 @@ TEST(CrashRecovery, JournalOfAKilledProcessBecomesAnIncompleteSession) {
 
 TEST(CrashRecovery, AProcessForkedFromTheKilledOneDoesNotKeepItsJournalLocked) {
     testing::TempDir dir;
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t recorder = ::fork();
-    ASSERT_GE(recorder, 0);
-    if (recorder == 0) {
-        ::close(fds[0]);
-        TelemetryManager manager;
-        manager.initialize(testing::test_config(dir.str()));
-        TelemetryCollector collector = manager.get_collector();
-        for (int i = 0; i < 10; ++i) collector.record_llm_call("gpt-4o", 10, 1, 0.001);
-        manager.flush_data();  // the journal exists before the fork
-        int ready[2];
-        if (::pipe(ready) != 0) ::_exit(1);
-        const pid_t helper = ::fork();  // lives on after its parent is killed
-        if (helper == 0) {
-            (void)!::write(ready[1], "r", 1);  // the fork handlers have run by now
-            for (;;) ::pause();
-        }
-        char byte = 0;
-        (void)!::read(ready[0], &byte, 1);
-        const std::string line = manager.session_id() + " " + std::to_string(helper) + "\n";
-        (void)!::write(fds[1], line.data(), line.size());
-        for (;;) ::pause();
-    }
-    ::close(fds[1]);
-    char buffer[128] = {};
-    (void)!::read(fds[0], buffer, sizeof buffer - 1);
-    ::close(fds[0]);
+    std::string line;
+    const pid_t recorder = fork_reporting_child(
+        [&] {
+            TelemetryManager& manager = live_manager(dir.str());
+            TelemetryCollector collector = manager.get_collector();
+            for (int i = 0; i < 10; ++i) collector.record_llm_call("gpt-4o", 10, 1, 0.001);
+            manager.flush_data();  // the journal exists before the fork
+            std::string ready;  // the fork handlers have run once the helper says so
+            const pid_t helper = fork_reporting_child([] { return std::string("ready"); }, ready);
+            return manager.session_id() + " " + std::to_string(helper);
+        },
+        line);
+    ASSERT_GT(recorder, 0);
     std::string id;
     long helper = 0;
-    {
-        std::istringstream in(buffer);
-        in >> id >> helper;
-    }
+    std::istringstream(line) >> id >> helper;
     ASSERT_FALSE(id.empty());
     ASSERT_GT(helper, 0);
     ASSERT_TRUE(wait_for_lines(dir / (id + ".jsonl"), "\"gpt-4o\"", 10));
@@ -141,28 +140,19 @@ TEST(CrashRecovery, AProcessForkedFromTheKilledOneDoesNotKeepItsJournalLocked) {
 
 TEST(CrashRecovery, ARecoveredSessionLastsAtLeastAsLongAsItsLastFlushSaid) {
     testing::TempDir dir;
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        ::close(fds[0]);
-        TelemetryManager manager;
-        manager.initialize(testing::test_config(dir.str()));
-        TelemetryCollector collector = manager.get_collector();
-        collector.start_task("long", "a long task");
-        collector.record_llm_call("gpt-4o", 10, 1, 0.001);  // the last event: at the start
-        std::this_thread::sleep_for(std::chrono::milliseconds(400));
-        manager.flush_data();  // the session file says it has run 0.4 s
-        const std::string id = manager.session_id() + "\n";
-        (void)!::write(fds[1], id.data(), id.size());
-        for (;;) ::pause();
-    }
-    ::close(fds[1]);
-    char buffer[128] = {};
-    const ssize_t got = ::read(fds[0], buffer, sizeof buffer - 1);
-    ::close(fds[0]);
-    const std::string id(buffer, got > 0 ? static_cast<std::size_t>(got - 1) : 0);
+    std::string id;
+    const pid_t child = fork_reporting_child(
+        [&] {
+            TelemetryManager& manager = live_manager(dir.str());
+            TelemetryCollector collector = manager.get_collector();
+            collector.start_task("long", "a long task");
+            collector.record_llm_call("gpt-4o", 10, 1, 0.001);  // the last event: at the start
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+            manager.flush_data();  // the session file says it has run 0.4 s
+            return manager.session_id();
+        },
+        id);
+    ASSERT_GT(child, 0);
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     ASSERT_EQ(TelemetryDataStore(dir.str()).recover_journals({}, PriceTable::built_in()), 1);
