@@ -148,8 +148,7 @@ std::vector<ErrorItem> errors_of(const TelemetrySession& session) {
     }
     // An agent's failed steps: code that raised, an unknown tool, output that did not parse, a
     // final-answer check that failed — often the only record of what went wrong.
-    for (const Span& span : session.spans)
-        if (is_failed_step(span)) out.push_back({"step", span.name, span.task_id, span.error});
+    for (const Span* step : failed_steps(session)) out.push_back({"step", step->name, step->task_id, step->error});
     return out;
 }
 
@@ -159,8 +158,16 @@ double span_seconds(const TelemetrySession& session, const Span& span) {
     return std::max(0.0, session.total_duration - started);
 }
 
-bool is_failed_step(const Span& span) {
-    return span.kind == SpanKind::step && is_failure(span.status);
+std::vector<const Span*> failed_steps(const TelemetrySession& session) {
+    std::set<std::uint64_t> with_failed_call;
+    for (const Span& span : session.spans)
+        if ((span.kind == SpanKind::tool || span.kind == SpanKind::llm) && is_failure(span.status))
+            with_failed_call.insert(span.parent_id);
+    std::vector<const Span*> out;
+    for (const Span& span : session.spans)
+        if (span.kind == SpanKind::step && is_failure(span.status) && !with_failed_call.count(span.span_id))
+            out.push_back(&span);
+    return out;
 }
 
 Aggregate aggregate(const std::vector<const TelemetrySession*>& sessions) {

@@ -65,8 +65,9 @@ std::vector<ErrorItem> errors_of(const TelemetrySession& session);
 /// A span's duration in seconds; one still running (or cut off by a crash) runs to the session's
 /// end, as the fold counts its task.
 double span_seconds(const TelemetrySession& session, const Span& span);
-/// A step that failed: errors_of lists it (the only spans it reads).
-bool is_failed_step(const Span& span);
+/// The failed steps errors_of lists (the only spans it reads): those with no failed tool or LLM
+/// call in them, whose failure would be counted twice.
+std::vector<const Span*> failed_steps(const TelemetrySession& session);
 
 /// `stats`: aggregates over many sessions.
 struct DayStats {

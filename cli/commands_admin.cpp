@@ -62,7 +62,7 @@ std::string number(double value) {
 /// One row per LLM call, tool call and agent run.
 std::string session_csv(const TelemetrySession& session) {
     std::string out = "kind,task_id,name,type,start_time,duration_s,status,prompt_tokens,completion_tokens,"
-                      "cache_read_tokens,cache_write_tokens,reasoning_tokens,total_tokens,cost_usd,error\n";
+                      "cache_read_tokens,reasoning_tokens,total_tokens,cost_usd,error,cache_write_tokens\n";
     auto row = [&out](std::initializer_list<std::string> cells) {
         bool first = true;
         for (const std::string& cell : cells) {
@@ -75,16 +75,16 @@ std::string session_csv(const TelemetrySession& session) {
     for (const TaskExecution* task : all_task_records(session)) {
         for (const AgentExecution& a : task->agents)
             row({"agent", task->task_id, a.agent_name, a.agent_type, iso_time(a.start_time), number(a.duration),
-                 to_string(a.status), "", "", "", "", "", "", "", a.error});
+                 to_string(a.status), "", "", "", "", "", "", a.error, ""});
         for (const LLMCall& c : task->llm_calls)
             row({"llm", task->task_id, c.model, "", iso_time(c.start_time), number(c.duration), c.success ? "ok" : "error",
                  std::to_string(c.prompt_tokens), std::to_string(c.completion_tokens),
-                 std::to_string(c.cache_read_tokens), std::to_string(c.cache_write_tokens),
-                 std::to_string(c.reasoning_tokens),
-                 std::to_string(c.total_tokens), c.cost_estimate ? number(*c.cost_estimate) : "", c.error});
+                 std::to_string(c.cache_read_tokens), std::to_string(c.reasoning_tokens),
+                 std::to_string(c.total_tokens), c.cost_estimate ? number(*c.cost_estimate) : "", c.error,
+                 std::to_string(c.cache_write_tokens)});
         for (const ToolExecution& t : task->tools)
             row({"tool", task->task_id, t.tool_name, "", iso_time(t.start_time), number(t.duration),
-                 t.success ? "ok" : "error", "", "", "", "", "", "", "", t.error});
+                 t.success ? "ok" : "error", "", "", "", "", "", "", t.error, ""});
     }
     return out;
 }

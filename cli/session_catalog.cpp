@@ -50,10 +50,9 @@ bool parse_file(const std::string& path, LoadedSession& slot, std::string& reaso
     slot.bytes = text.size();
     slot.session = std::move(*session);
     if (detail == Detail::summaries) {  // of the spans, summaries need only the failed steps
-        std::vector<Span> failed_steps;
-        for (Span& span : slot.session.spans)
-            if (is_failed_step(span)) failed_steps.push_back(std::move(span));
-        slot.session.spans.swap(failed_steps);
+        std::vector<Span> kept;
+        for (const Span* step : failed_steps(slot.session)) kept.push_back(*step);
+        slot.session.spans.swap(kept);
     }
     return true;
 }

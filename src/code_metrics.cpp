@@ -23,24 +23,28 @@ constexpr std::size_t kMaxUntrackedFiles = 2000;
 constexpr std::int64_t kMaxCountedFileBytes = 4 << 20;
 constexpr std::size_t kMaxListedFiles = 200;
 
-/// The lines of an untracked file as git counts them: a regular file's (0 past the size cap),
-/// a symbolic link's one line (its target), and nothing of anything else. It never follows a
-/// link nor waits: a link to /dev/zero or a FIFO in the working tree would block it for good.
+/// The lines of an untracked file as git counts them: a text file's (none for a binary one, nor
+/// past the size cap), a symbolic link's one line (its target), nothing of anything else. It
+/// never follows a link nor waits: a link to /dev/zero or a FIFO would block it for good.
 std::int64_t count_lines(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return errno == ELOOP ? 1 : 0;
     struct stat info {};
     std::int64_t lines = 0;
     char last = '\n';
+    bool binary = false;  // git's test: a NUL in the first 8000 bytes; git counts no lines
     if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size <= kMaxCountedFileBytes) {
         char buffer[1 << 14];
-        for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0;) {
+        std::int64_t read_so_far = 0;
+        for (ssize_t got; !binary && (got = ::read(fd, buffer, sizeof buffer)) > 0; read_so_far += got) {
+            if (read_so_far < 8000)
+                binary = nullptr != std::memchr(buffer, '\0', static_cast<std::size_t>(std::min<std::int64_t>(got, 8000 - read_so_far)));
             for (ssize_t i = 0; i < got; ++i) lines += buffer[i] == '\n';
             last = buffer[got - 1];
         }
     }
     ::close(fd);
-    return lines + (last != '\n' ? 1 : 0);
+    return binary ? 0 : lines + (last != '\n' ? 1 : 0);
 }
 
 void stat_into(const std::string& root, const std::string& relative, FileState& state) {

@@ -57,40 +57,84 @@ std::string_view StringArena::intern(std::string_view text) {
 #define MADV_POPULATE_WRITE 23  // Linux 5.14
 #endif
 
+namespace {
+
+bool is_hardware_poison(int error) {
+#ifdef EHWPOISON
+    return error == EHWPOISON;
+#else
+    (void)error;
+    return false;
+#endif
+}
+
+}  // namespace
+
 ChunkSlabs::~ChunkSlabs() {
     for (void* region : regions_) ::munmap(region, kRegionBytes);
 }
 
-void* ChunkSlabs::map_slab() noexcept {
-    char* slab = nullptr;
-    {
-        std::lock_guard lock(region_mutex_);
-        if (region_left_ < kSlabBytes) {
-            void* region = ::mmap(nullptr, kRegionBytes, PROT_READ | PROT_WRITE,
-                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (region == MAP_FAILED) return nullptr;
-            try {
-                regions_.push_back(region);
-            } catch (...) {
-                ::munmap(region, kRegionBytes);
-                return nullptr;
+char* ChunkSlabs::reserve_slab() noexcept {
+    for (;;) {
+        {
+            std::lock_guard lock(region_mutex_);
+            if (!returned_.empty()) {
+                char* slab = returned_.back();
+                returned_.pop_back();
+                return slab;
             }
-            region_next_ = static_cast<char*>(region);
-            region_left_ = kRegionBytes;
+            if (region_left_ >= kSlabBytes) {
+                char* slab = region_next_;
+                region_next_ += kSlabBytes;
+                region_left_ -= kSlabBytes;
+                return slab;
+            }
         }
-        slab = region_next_;
-        region_next_ += kSlabBytes;
-        region_left_ -= kSlabBytes;
+        // A new reservation, mapped with no lock held: mmap may wait for another thread's
+        // populate, and a fork meanwhile must not leave the lock held in the child.
+        void* region = ::mmap(nullptr, kRegionBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (region == MAP_FAILED) return nullptr;
+        bool installed = false, out_of_memory = false;
+        {
+            std::lock_guard lock(region_mutex_);
+            if (region_left_ < kSlabBytes) {  // else another thread installed one meanwhile
+                try {
+                    regions_.push_back(region);
+                    region_next_ = static_cast<char*>(region);
+                    region_left_ = kRegionBytes;
+                    installed = true;
+                } catch (...) {
+                    out_of_memory = true;
+                }
+            }
+        }
+        if (!installed) ::munmap(region, kRegionBytes);
+        if (out_of_memory) return nullptr;
     }
+}
+
+void ChunkSlabs::give_back(char* slab) noexcept {
+    ::madvise(slab, kSlabBytes, MADV_DONTNEED);  // its memory goes back; its addresses are reused
+    std::lock_guard lock(region_mutex_);
+    try {
+        returned_.push_back(slab);
+    } catch (...) {  // out of memory: the address space stays unused, nothing worse
+    }
+}
+
+void* ChunkSlabs::map_slab() noexcept {
+    char* slab = reserve_slab();
+    if (slab == nullptr) return nullptr;
     // The kernel fills the whole slab in one call (under the mmap lock for reading only), far
-    // cheaper than a page fault on each of its pages; before Linux 5.14, the faults it is.
-    if (::madvise(slab, kSlabBytes, MADV_POPULATE_WRITE) != 0) {
-        if (errno != EINVAL) {
-            ::madvise(slab, kSlabBytes, MADV_DONTNEED);  // out of memory: give back what it got
-            return nullptr;
-        }
-        for (std::size_t at = 0; at < kSlabBytes; at += 4096) static_cast<volatile char*>(slab)[at] = 0;
+    // cheaper than a page fault on each of its pages.
+    if (::madvise(slab, kSlabBytes, MADV_POPULATE_WRITE) == 0) return slab;
+    const int error = errno;
+    if (error == ENOMEM || error == EFAULT || is_hardware_poison(error)) {  // no memory for it now
+        give_back(slab);
+        return nullptr;
     }
+    // Before Linux 5.14 (EINVAL), or in a sandbox that filters madvise: the faults it is.
+    for (std::size_t at = 0; at < kSlabBytes; at += 4096) static_cast<volatile char*>(slab)[at] = 0;
     return slab;
 }
 
@@ -102,13 +146,15 @@ void ChunkSlabs::prepare_spare() noexcept {
     }
     void* slab = map_slab();
     if (slab == nullptr) return;
-    std::lock_guard lock(mutex_);
-    if (spare_ != nullptr) {  // a recording thread mapped one meanwhile: its memory goes back
-        ::madvise(slab, kSlabBytes, MADV_DONTNEED);
-        return;
+    {
+        std::lock_guard lock(mutex_);
+        if (spare_ == nullptr) {
+            reserved_.fetch_add(kSlabBytes, std::memory_order_relaxed);
+            spare_ = slab;
+            return;
+        }
     }
-    reserved_.fetch_add(kSlabBytes, std::memory_order_relaxed);
-    spare_ = slab;
+    give_back(static_cast<char*>(slab));  // a recording thread mapped one meanwhile
 }
 
 ThreadBuffer::Chunk* ChunkSlabs::allocate() noexcept {

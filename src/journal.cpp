@@ -26,8 +26,12 @@ std::atomic<int> open_journals[kTrackedJournals];
 void let_go_of_journals_in_child() noexcept {
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0) return;
-    for (std::atomic<int>& slot : open_journals)
-        if (const int stored = slot.load(std::memory_order_relaxed); stored > 0) ::dup3(null, stored - 1, O_CLOEXEC);
+    for (std::atomic<int>& slot : open_journals) {
+        // The child owns none of them: a number it reuses later is not a journal for its own
+        // children to let go of.
+        if (const int stored = slot.exchange(0, std::memory_order_relaxed); stored > 0)
+            ::dup3(null, stored - 1, O_CLOEXEC);
+    }
     ::close(null);
 }
 

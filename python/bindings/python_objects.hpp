@@ -95,9 +95,13 @@ inline PyObject* member(PyObject* source, PyObject* name) {
     if (!PyDict_CheckExact(source)) {
         PyObject* value = PyObject_GetAttr(source, name);
         if (value != nullptr) return value;
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw_python_error("reading an attribute");
+        // An "attribute dict" (__getattr__ = dict.__getitem__) says KeyError for a missing one.
+        const bool dict = PyDict_Check(source);
+        if (!PyErr_ExceptionMatches(dict ? PyExc_LookupError : PyExc_AttributeError) &&
+            !PyErr_ExceptionMatches(PyExc_AttributeError))
+            throw_python_error("reading an attribute");
         PyErr_Clear();
-        if (!PyDict_Check(source)) return nullptr;
+        if (!dict) return nullptr;
     }
     PyObject* item = PyDict_GetItemWithError(source, name);
     if (item == nullptr && PyErr_Occurred()) throw_python_error("reading a usage field");

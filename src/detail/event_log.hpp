@@ -141,14 +141,19 @@ public:
 
 private:
     static constexpr std::size_t kRegionBytes = 16 * kSlabBytes;
-    /// A populated slab carved from the current reservation; null on failure.
+    /// A populated slab; null when memory is short (the slab's addresses are kept for later).
     void* map_slab() noexcept;
+    /// Addresses for a slab: one given back, else the next of the current reservation.
+    char* reserve_slab() noexcept;
+    /// A slab no longer needed: its memory is released, its addresses reused.
+    void give_back(char* slab) noexcept;
 
     std::function<void()> spare_taken_;
     std::atomic<bool> spare_wanted_{true};
     std::mutex mutex_;
     std::mutex region_mutex_;  // the reservations; never held while populating
     std::vector<void*> regions_;
+    std::vector<char*> returned_;  // slabs given back, unpopulated
     char* region_next_ = nullptr;
     std::size_t region_left_ = 0;
     char* next_ = nullptr;

@@ -78,7 +78,7 @@ TEST(CodeMetrics, CountsWhatChangedInTheWorkingTreeDuringTheTask) {
     EXPECT_EQ(files, (std::vector<std::string>{"a.txt", "new.py"}));
 }
 
-TEST(CodeMetrics, UntrackedLinksAndSpecialFilesAreNeverReadThrough) {
+TEST(CodeMetrics, UntrackedLinksSpecialAndBinaryFilesCountAsInGit) {
     // A link to /dev/zero or to a FIFO would never reach its end: the snapshot (the worker's)
     // would hang, and with it the journal and the process's exit. Taken in a child, killed
     // after 10 s, so a hang fails the test instead of stopping the suite.
@@ -88,6 +88,7 @@ TEST(CodeMetrics, UntrackedLinksAndSpecialFilesAreNeverReadThrough) {
     ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
     fs::create_symlink(dir / "fifo", dir / "fifo_link");
     fs::create_symlink(dir / "a.txt", dir / "a_link");
+    testing::write_text(dir / "blob.bin", std::string("PNG\0\n\n\n", 7));  // git: binary, no lines
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
@@ -95,6 +96,7 @@ TEST(CodeMetrics, UntrackedLinksAndSpecialFilesAreNeverReadThrough) {
         bool right = snapshot.valid;
         for (const char* link : {"zero_link", "fifo_link", "a_link"})  // git counts a link as one line
             right = right && snapshot.files.count(link) && snapshot.files.at(link).added == 1;
+        right = right && snapshot.files.count("blob.bin") && snapshot.files.at("blob.bin").added == 0;  // binary
         ::_exit(right ? 0 : 1);
     }
     int status = 0;

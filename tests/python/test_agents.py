@@ -149,7 +149,8 @@ def test_streaming_run_left_once_the_final_answer_arrived_ends_as_it_did(telemet
     # The usual way to take the answer from a stream: leave the loop at the FinalAnswerStep.
     model = ScriptedModel([code("print(1)"), code("final_answer('x')"), code("final_answer('late')")])
     agent = CodeAgent(tools=[], model=model, max_steps=steps)
-    for item in agent.run("take the answer and leave", stream=True):
+    steps = agent.run("take the answer and leave", stream=True)  # kept, as a script or notebook does
+    for item in steps:
         if type(item).__name__ == "FinalAnswerStep":
             break
     session = telemetry.get_session_data()

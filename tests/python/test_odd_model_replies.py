@@ -141,3 +141,18 @@ def test_inference_client_replies_give_their_usage_details(telemetry):
     call = telemetry.get_session_data().tasks[0].llm_calls[0]
     assert (call.prompt_tokens, call.cache_read_tokens, call.reasoning_tokens) == (1000, 800, 40)
     assert abs(call.cost_estimate - (200 * 2.5 + 800 * 1.25 + 100 * 10.0) / 1e6) < 1e-12
+
+
+def test_attribute_dicts_in_the_raw_usage_are_read_as_dicts(telemetry):
+    class AttrDict(dict):  # a missing attribute is a KeyError here
+        __getattr__ = dict.__getitem__
+
+    get_error_handler().reset_error_state()
+    raw = AttrDict(usage=AttrDict(prompt_tokens=1000, completion_tokens=100,
+                                  cache_creation_input_tokens=300,
+                                  completion_tokens_details=AttrDict(reasoning_tokens=40)))
+    model = ScriptedModel([code("final_answer(1)")], input_tokens=1000, output_tokens=100, raw=raw)
+    assert CodeAgent(tools=[], model=model, max_steps=2).run("attribute dict") == 1
+    call = telemetry.get_session_data().tasks[0].llm_calls[0]
+    assert (call.cache_write_tokens, call.reasoning_tokens) == (300, 40)
+    assert not recorded_errors("llm_call")

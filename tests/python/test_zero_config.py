@@ -196,16 +196,20 @@ atexit.register(at_exit)
 here = __file__
 os.chdir("/")
 print("absolute file", os.path.isabs(here), os.path.exists(here))
-print("builtins module", type(__builtins__).__name__)
+print("builtins module", type(__builtins__).__name__, type(__loader__).__name__)
 child = subprocess.run([sys.executable, "-c", "import sys; print('ai_agents.telemetry' in sys.modules)"],
                        capture_output=True, text=True)
 print("child recorded", child.stdout.strip())
 """
     result = run_python(tmp_path, script, launcher=launcher)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["absolute file True True", "builtins module module",
+    assert result.stdout.splitlines() == ["absolute file True True", "builtins module module SourceFileLoader",
                                           "child recorded True", "pickled at exit True"]
     assert len(stored_sessions(tmp_path)) == 1  # the child recorded nothing: no file of its own
+    (tmp_path / "fails.py").write_text("raise ValueError('shown as python shows it')\n")
+    failed = subprocess.run([launcher, "fails.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")})
+    assert failed.returncode == 1 and f'File "{tmp_path / "fails.py"}", line 1' in failed.stderr, failed.stderr
     missing = subprocess.run([launcher, str(tmp_path / "nowhere.py")], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "can't open file" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -162,7 +162,7 @@ def _traced_run_stream(steps: Any, agent: Any, task: Any) -> Any:
         error: Optional[BaseException] = None
         span = _core.begin_agent_run(agent, task)
         inner = span  # the span current inside the run, carried from item to item
-        answered = False  # the run yielded its FinalAnswerStep, the last thing it does
+        ended = False
         try:
             while True:
                 previous = current_span.get()
@@ -174,7 +174,11 @@ def _traced_run_stream(steps: Any, agent: Any, task: Any) -> Any:
                 finally:
                     inner = current_span.get()
                     current_span.set(previous)
-                answered = type(item).__name__ == "FinalAnswerStep"
+                if not ended and type(item).__name__ == "FinalAnswerStep":
+                    # The last thing a run does: it is over now, with its outcome, whether the
+                    # consumer then reads on, leaves (`break`) or keeps the stream to the end.
+                    ended = True
+                    _core.end_agent_run(agent, span, None)
                 yield item
         except BaseException as failure:
             error = failure
@@ -189,10 +193,10 @@ def _traced_run_stream(steps: Any, agent: Any, task: Any) -> Any:
                         current_span.set(previous)
             raise
         finally:
-            if isinstance(error, GeneratorExit) and not answered:
+            if not ended and isinstance(error, GeneratorExit):
                 _core.end_agent_run(agent, span, None, TaskStatus.CANCELLED)  # stopped early
-            else:  # a consumer leaving once it has the answer (`break`) stopped nothing
-                _core.end_agent_run(agent, span, None if answered else error)
+            elif not ended:
+                _core.end_agent_run(agent, span, error)
 
     return run_in_span()
 

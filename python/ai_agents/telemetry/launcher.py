@@ -11,6 +11,7 @@ SOP_TELEMETRY_AUTO=1, so they are recorded too (set SOP_TELEMETRY_AUTO=0 to keep
 from __future__ import annotations
 
 import builtins
+import importlib.machinery
 import io
 import os
 import runpy
@@ -34,11 +35,13 @@ def _give_program_its_path(entry: str) -> None:
 def _run_script(path: str) -> None:
     """The script's code in a fresh `__main__` that stays `__main__` (runpy.run_path puts the
     launcher's back once the body returns)."""
+    path = os.path.abspath(path)  # as python gives it: in __file__, tracebacks and warnings
     with io.open_code(path) as source:
         code = compile(source.read(), path, "exec")
     main = types.ModuleType("__main__")
-    main.__dict__.update({"__file__": os.path.abspath(path), "__builtins__": builtins,
-                          "__spec__": None, "__package__": None, "__cached__": None})
+    main.__dict__.update({"__file__": path, "__builtins__": builtins, "__spec__": None,
+                          "__package__": None, "__cached__": None,
+                          "__loader__": importlib.machinery.SourceFileLoader("__main__", path)})
     sys.modules["__main__"] = main
     exec(code, main.__dict__)
 
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
               "[Errno 2] No such file or directory", file=sys.stderr)
         return 2
     if os.path.isdir(path) or zipfile.is_zipfile(path):  # its __main__.py, as python runs it
-        _give_program_its_path(path)
+        _give_program_its_path(os.path.abspath(path))
         sys.argv = args
         runpy._run_module_as_main("__main__", alter_argv=False)  # type: ignore[attr-defined]
         return 0

@@ -63,6 +63,9 @@ def failed_step(c) -> None:
     step = c.begin_span(SpanKind.STEP, "step 1", detail="action")
     c.record_llm_call("gpt-4o-mini", 100, 10, 0.1, parent_id=step)
     c.end_span(step, TaskStatus.FAILED, "AgentExecutionError: ZeroDivisionError: division by zero")
+    step = c.begin_span(SpanKind.STEP, "step 2", detail="action")  # failed by its tool: one error
+    c.record_tool_usage("flaky_api", 0.1, False, "TimeoutError: upstream", parent_id=step)
+    c.end_span(step, TaskStatus.FAILED, "AgentToolExecutionError: TimeoutError: upstream")
     c.end_task("t-step", TaskStatus.COMPLETED)
 
 
