@@ -82,6 +82,14 @@ def test_auto_mode_leaves_no_file_for_a_program_that_records_nothing(tmp_path):
     assert len(stored_sessions(tmp_path)) == 1  # something recorded: kept
 
 
+def test_starting_pulls_in_no_heavy_modules_a_program_does_not_use(tmp_path):
+    # Every Python child of a launched program (and every interpreter with SOP_TELEMETRY_AUTO)
+    # pays for the import: asyncio alone took ~35 ms of ~80, importlib.abc ~10.
+    script = "import sys\nprint(sorted(m for m in ('asyncio', 'importlib.abc') if m in sys.modules))\n"
+    result = run_python(tmp_path, script, env={"SOP_TELEMETRY_AUTO": "1"})
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr
+
+
 def test_without_auto_mode_nothing_is_recorded(tmp_path):
     result = run_python(tmp_path, AGENT_SCRIPT)
     assert result.returncode == 0, result.stderr

@@ -5,9 +5,9 @@ this Python front are summarised together.
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
+import sys
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
@@ -58,7 +58,7 @@ def safe_telemetry_operation(operation: str) -> Callable[[F], F]:
 
             return generator_wrapper  # type: ignore[return-value]
 
-        if asyncio.iscoroutinefunction(function):
+        if _is_coroutine_function(function):
 
             @functools.wraps(function)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -81,6 +81,15 @@ def safe_telemetry_operation(operation: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _is_coroutine_function(function: Any) -> bool:
+    """inspect's answer, or asyncio's when a function carries its marker (AsyncMock does). asyncio
+    is not imported for it: that alone would double the import time of this package."""
+    if inspect.iscoroutinefunction(function):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio.iscoroutinefunction(function)
 
 
 class ErrorHandler:
