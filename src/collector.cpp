@@ -4,6 +4,7 @@
 
 #include "detail/session_core.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -28,8 +29,9 @@ const ScopeEntry* innermost_scope(std::uint64_t generation) noexcept {
 }
 
 std::int64_t seconds_to_ns(double seconds) noexcept {
+    constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;  // a century: the start stays within int64
     if (!std::isfinite(seconds) || seconds <= 0) return 0;
-    return static_cast<std::int64_t>(seconds * 1e9);
+    return static_cast<std::int64_t>(std::min(seconds, kMaxSeconds) * 1e9);
 }
 
 std::int64_t non_negative(std::int64_t count) noexcept { return count < 0 ? 0 : count; }

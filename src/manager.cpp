@@ -276,6 +276,7 @@ void TelemetryManager::enable_telemetry() noexcept {
     initialize();
     try {
         std::lock_guard lock(impl_->mutex);
+        if (impl_->closed) return;  // shut down: nothing more is recorded, nor said to be
         impl_->config.enabled = true;
         if (impl_->core) {
             impl_->core->enabled = true;

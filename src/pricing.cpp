@@ -19,10 +19,14 @@ std::string lower(std::string_view text) {
     return out;
 }
 
-std::optional<double> optional_price(simdjson::dom::object& model, const char* key) {
+/// An optional price: unset when absent; false when present but not a number >= 0.
+bool optional_price(simdjson::dom::object& model, const char* key, std::optional<double>& price) {
+    simdjson::dom::element field;
+    if (model[key].get(field) != simdjson::SUCCESS) return true;  // absent
     double value = 0;
-    if (model[key].get(value) != simdjson::SUCCESS) return std::nullopt;
-    return value;
+    if (field.get(value) != simdjson::SUCCESS || !(value >= 0)) return false;
+    price = value;
+    return true;
 }
 
 bool all_digits(std::string_view text) {
@@ -123,9 +127,12 @@ std::optional<PriceTable> PriceTable::parse(std::string_view json, std::string* 
             }
             std::string_view provider;
             if (model["provider"].get(provider) == simdjson::SUCCESS) price.provider = provider;
-            price.cache_read = optional_price(model, "cache_read");
-            price.cache_write = optional_price(model, "cache_write");
-            price.reasoning = optional_price(model, "reasoning");
+            if (!optional_price(model, "cache_read", price.cache_read) ||
+                !optional_price(model, "cache_write", price.cache_write) ||
+                !optional_price(model, "reasoning", price.reasoning)) {
+                if (error) *error = "model \"" + std::string(name) + "\": cache_read, cache_write and reasoning prices must be numbers >= 0";
+                return std::nullopt;
+            }
             table.models_[lower(name)] = std::move(price);
         }
         return table;

@@ -212,6 +212,16 @@ TEST_F(CollectorTest, BadValuesAreSanitised) {
     for (const auto& call : s.outside_tasks.llm_calls) EXPECT_EQ(call.duration, 0.0);
 }
 
+TEST_F(CollectorTest, AnAbsurdDurationIsCappedInsteadOfOverflowingTheStartTime) {
+    collector.record_llm_call("gpt-4o", 1, 1, 1e300);
+    const TelemetrySession s = session();
+    ASSERT_EQ(s.outside_tasks.llm_calls.size(), 1u);
+    const LLMCall& call = s.outside_tasks.llm_calls[0];
+    EXPECT_LT(call.start_time, s.start_time);
+    EXPECT_GT(call.duration, 3.0e9);  // about a century
+    EXPECT_LT(call.duration, 3.2e9);
+}
+
 TEST_F(CollectorTest, HugeAndOddStringsAreClippedAndStayValidJson) {
     const std::string huge_name(100'000, 'x');
     const std::string invalid_utf8 = "bad\xff\xfe bytes \xe4\xb8";  // cut Chinese character

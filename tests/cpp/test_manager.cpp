@@ -34,6 +34,9 @@ TEST(Manager, ShutdownIsIdempotentAndLaterCallsAreHarmless) {
     collector.record_llm_call("gpt-4o", 1, 1, 0);  // after the end: ignored, no crash
     EXPECT_FALSE(manager->flush_data());
     EXPECT_FALSE(manager->is_enabled());
+    manager->enable_telemetry();  // does not reopen the ended session
+    EXPECT_FALSE(manager->is_enabled());
+    EXPECT_FALSE(collector.is_enabled());
     const auto stored = manager->get_session_data(manager->session_id());
     ASSERT_TRUE(stored.has_value());
     EXPECT_EQ(stored->total_tokens.total_tokens, 2);

@@ -92,6 +92,11 @@ TEST(Pricing, InvalidPriceFilesAreRejectedWithAReason) {
     EXPECT_FALSE(PriceTable::parse(R"({"models":{"m":{"input":-1,"output":1}}})", &error));
     EXPECT_NE(error.find("\"m\""), std::string::npos);
     EXPECT_FALSE(PriceTable::parse(R"({"version":"x"})", &error));
+    // Optional prices too: a negative one made a call's cost negative, a string was ignored.
+    EXPECT_FALSE(PriceTable::parse(R"({"models":{"m":{"input":1,"output":1,"cache_read":-5}}})", &error));
+    EXPECT_NE(error.find("cache_read"), std::string::npos);
+    EXPECT_FALSE(PriceTable::parse(R"({"models":{"m":{"input":1,"output":1,"reasoning":"cheap"}}})", &error));
+    EXPECT_TRUE(PriceTable::parse(R"({"models":{"m":{"input":1,"output":1,"cache_write":1.25}}})", &error));
     testing::TempDir dir;
     testing::write_text(dir / "prices.json", "{broken");
     const auto errors = testing::error_count("pricing");
