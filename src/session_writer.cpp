@@ -289,11 +289,15 @@ bool SessionWriter::flush() {
     return write_session_file(std::nullopt);
 }
 
-void SessionWriter::discard() {
+void SessionWriter::stop_worker() {
     stop_ = true;
-    ++io_waiters_;
+    ++io_waiters_;  // for good: the worker's git stops, this thread takes the snapshot
     core_->notify_worker();
     if (worker_.joinable()) worker_.join();
+}
+
+void SessionWriter::discard() {
+    stop_worker();
     std::lock_guard io(io_mutex_);
     if (finished_) return;
     journal_.close(true);
@@ -303,10 +307,7 @@ void SessionWriter::discard() {
 }
 
 bool SessionWriter::finish() {
-    stop_ = true;
-    ++io_waiters_;  // for good: the worker's git stops, this thread takes the snapshot
-    core_->notify_worker();
-    if (worker_.joinable()) worker_.join();
+    stop_worker();
     std::lock_guard io(io_mutex_);
     if (finished_) return true;
     process_code_jobs();

@@ -55,6 +55,8 @@ public:
     std::uint64_t write_errors() const noexcept { return write_errors_.load(); }
 
 private:
+    /// Stops the background worker for good and waits for it (finish, discard).
+    void stop_worker();
     void run_worker();
     void tick();                    // under io_mutex_
     /// Under io_mutex_. Stopped as soon as `cancel` is non-zero: the jobs go back in the queue.
