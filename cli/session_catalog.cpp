@@ -1,6 +1,7 @@
 #include "session_catalog.hpp"
 
 #include "analysis.hpp"
+#include "detail/file_io.hpp"
 #include "terminal.hpp"
 
 #include <sop_telemetry/data_store.hpp>
@@ -9,9 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -24,22 +23,11 @@ namespace {
 
 constexpr std::size_t kProgressFromFiles = 200;
 
-bool read_file(const std::string& path, std::string& text, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = "cannot open";
-        return false;
-    }
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text = std::move(buffer).str();
-    return true;
-}
-
 /// Parses one file into `slot`; false with a reason when it is not a session.
 bool parse_file(const std::string& path, LoadedSession& slot, std::string& reason, Detail detail) {
-    std::string text;
-    if (!read_file(path, text, reason)) return false;
+    std::optional<std::string> content = detail::read_file(path, reason);
+    if (!content) return false;
+    std::string& text = *content;
     if (text.empty()) {
         reason = "empty file";
         return false;

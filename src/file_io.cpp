@@ -96,33 +96,49 @@ bool write_file_atomic(const std::string& path, std::string_view content, std::s
     }
 }
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) noexcept {
+std::optional<std::string> read_file(const std::string& path, std::string& error, std::size_t max_bytes) noexcept {
     try {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
-            error = errno_message("cannot open", path, errno);
+            error = std::string("cannot open: ") + std::strerror(errno);
+            return std::nullopt;
+        }
+        struct stat info {};
+        if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+            error = "not a regular file";
+            ::close(fd);
+            return std::nullopt;
+        }
+        const std::string too_large = "larger than " + std::to_string(max_bytes >> 20) + " MiB";
+        if (static_cast<std::uint64_t>(info.st_size) > max_bytes) {
+            error = too_large;
+            ::close(fd);
             return std::nullopt;
         }
         std::string content;
-        struct stat info {};
-        if (::fstat(fd, &info) == 0 && info.st_size > 0)
-            content.reserve(static_cast<std::size_t>(info.st_size));
+        content.reserve(static_cast<std::size_t>(info.st_size));
         char buffer[1 << 16];
         for (;;) {
             const ssize_t got = ::read(fd, buffer, sizeof buffer);
             if (got < 0 && errno == EINTR) continue;
             if (got < 0) {
-                error = errno_message("cannot read", path, errno);
+                error = std::string("cannot read: ") + std::strerror(errno);
                 ::close(fd);
                 return std::nullopt;
             }
             if (got == 0) break;
+            if (content.size() + static_cast<std::size_t>(got) > max_bytes) {  // it grew meanwhile
+                error = too_large;
+                ::close(fd);
+                return std::nullopt;
+            }
             content.append(buffer, static_cast<std::size_t>(got));
         }
         ::close(fd);
         return content;
     } catch (...) {
-        error = "out of memory reading " + path;
+        error = "out of memory";
         return std::nullopt;
     }
 }

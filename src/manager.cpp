@@ -43,7 +43,8 @@ std::shared_ptr<const PriceTable> load_prices(const Config& config) {
             continue;
         }
         std::string error;
-        auto content = detail::read_file(path, error);
+        constexpr std::size_t kMaxPriceFileBytes = std::size_t{16} << 20;
+        auto content = detail::read_file(path, error, kMaxPriceFileBytes);
         auto parsed = content ? PriceTable::parse(*content, &error) : std::nullopt;
         if (!parsed) {
             get_error_handler().record("pricing", "ignored price file " + path + ": " + error);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,7 +26,14 @@ bool write_all(int fd, std::string_view data, std::string& error) noexcept;
 /// failure the temp file is removed and `path` is untouched.
 bool write_file_atomic(const std::string& path, std::string_view content, std::string& error) noexcept;
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) noexcept;
+/// Files are read whole; beyond this they are refused rather than exhaust memory.
+constexpr std::size_t kMaxReadBytes = std::size_t{1} << 30;
+
+/// The content of the regular file `path`, of at most `max_bytes`. Anything else (a FIFO, a
+/// device such as /dev/zero, a directory) is refused without waiting on it. `error` says why,
+/// without the path (the caller names the file).
+std::optional<std::string> read_file(const std::string& path, std::string& error,
+                                     std::size_t max_bytes = kMaxReadBytes) noexcept;
 
 /// A file's size and modification time (ns): enough to tell it was rewritten.
 struct FileStamp {

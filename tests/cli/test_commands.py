@@ -147,6 +147,14 @@ def test_insights_name_the_numbers(store, ids):
     assert run_json("--dir", str(store), "insights", ids[2])["insights"] == []
 
 
+def test_a_session_named_file_that_is_a_fifo_is_refused_not_waited_on(store, ids):
+    fifo_id = ids[0][:-1] + ("0" if ids[0][-1] != "0" else "1")
+    os.mkfifo(store / f"{fifo_id}.json")
+    result = run("--dir", str(store), "show", fifo_id, check_code=None)
+    assert result.returncode != 0
+    assert f"{fifo_id}.json: not a regular file" in result.stderr
+
+
 def test_bad_files_are_skipped_with_one_warning_each(store):
     good = next(store.glob("*.json")).read_text()
     (store / "corrupt.json").write_text("{not json at all")

@@ -89,25 +89,15 @@ TEST(CodeMetrics, UntrackedLinksSpecialAndBinaryFilesCountAsInGit) {
     fs::create_symlink(dir / "fifo", dir / "fifo_link");
     fs::create_symlink(dir / "a.txt", dir / "a_link");
     testing::write_text(dir / "blob.bin", std::string("PNG\0\n\n\n", 7));  // git: binary, no lines
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
+    const testing::ChildOutcome outcome = testing::run_in_child([&] {
         const detail::TreeSnapshot snapshot = detail::snapshot_git_tree(dir.str());
         bool right = snapshot.valid;
         for (const char* link : {"zero_link", "fifo_link", "a_link"})  // git counts a link as one line
             right = right && snapshot.files.count(link) && snapshot.files.at(link).added == 1;
-        right = right && snapshot.files.count("blob.bin") && snapshot.files.at("blob.bin").added == 0;  // binary
-        ::_exit(right ? 0 : 1);
-    }
-    int status = 0;
-    for (int i = 0; i < 1000 && ::waitpid(child, &status, WNOHANG) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (::waitpid(child, &status, WNOHANG) == 0) {
-        ::kill(child, SIGKILL);
-        ::waitpid(child, &status, 0);
-        FAIL() << "the snapshot hung";
-    }
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "links not counted as one line each";
+        return right && snapshot.files.count("blob.bin") && snapshot.files.at("blob.bin").added == 0;  // binary
+    });
+    EXPECT_NE(outcome, testing::ChildOutcome::hung) << "the snapshot hung";
+    EXPECT_NE(outcome, testing::ChildOutcome::failed) << "links not counted as one line each";
 }
 
 TEST(CodeMetrics, OutsideAGitRepositoryTheyAreSimplyEmpty) {

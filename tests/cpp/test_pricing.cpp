@@ -1,6 +1,11 @@
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace sop_telemetry {
 namespace {
@@ -104,6 +109,35 @@ TEST(Pricing, InvalidPriceFilesAreRejectedWithAReason) {
     EXPECT_EQ(testing::error_count("pricing"), errors + 1);
     manager->get_collector().record_llm_call("gpt-4o", 10, 10, 0);
     EXPECT_TRUE(manager->get_session_data()->total_tokens.cost_estimate.has_value());
+}
+
+std::string last_pricing_message() {
+    for (const ErrorRecord& record : get_error_handler().get_error_summary())
+        if (record.operation == "pricing" && !record.recent_messages.empty()) return record.recent_messages.back();
+    return {};
+}
+
+TEST(Pricing, APriceFileThatIsNoRegularFileOrTooLargeIsRefusedWithoutWaiting) {
+    // A FIFO kept the manager's start waiting for a writer for ever; /dev/zero filled memory.
+    testing::TempDir dir;
+    ASSERT_EQ(::mkfifo((dir / "fifo.json").c_str(), 0600), 0);
+    testing::write_text(dir / "huge.json", std::string((std::size_t{16} << 20) + 1, ' '));
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {(dir / "fifo.json").string(), "not a regular file"},
+        {"/dev/zero", "not a regular file"},
+        {dir.str(), "not a regular file"},
+        {(dir / "huge.json").string(), "larger than 16 MiB"}};
+    for (const auto& [path, reason] : cases) {
+        const testing::ChildOutcome outcome = testing::run_in_child([&, path = path, reason = reason] {
+            Config config = testing::test_config(dir.str());
+            config.price_file = path;
+            const auto errors = testing::error_count("pricing");
+            auto manager = testing::make_manager(config);
+            return testing::error_count("pricing") == errors + 1 &&
+                   last_pricing_message() == "ignored price file " + path + ": " + reason;
+        });
+        EXPECT_EQ(outcome, testing::ChildOutcome::passed) << path;
+    }
 }
 
 }  // namespace

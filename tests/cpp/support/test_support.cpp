@@ -1,9 +1,12 @@
 #include "test_support.hpp"
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sstream>
+#include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace sop_telemetry::testing {
@@ -70,6 +73,23 @@ std::uint64_t error_count(const std::string& operation) {
 }
 
 int run_shell(const std::string& command) { return std::system(command.c_str()); }
+
+ChildOutcome run_in_child(const std::function<bool()>& body, std::chrono::seconds limit) {
+    const pid_t child = ::fork();
+    if (child < 0) throw std::runtime_error("fork failed");
+    if (child == 0) ::_exit(body() ? 0 : 1);
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (::waitpid(child, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(child, SIGKILL);
+            ::waitpid(child, &status, 0);
+            return ChildOutcome::hung;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ChildOutcome::passed : ChildOutcome::failed;
+}
 
 namespace {
 

@@ -4,7 +4,9 @@
 
 #include <sop_telemetry/telemetry.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,5 +47,9 @@ std::uint64_t error_count(const std::string& operation);
 
 /// Runs `command` with /bin/sh; returns its exit status.
 int run_shell(const std::string& command);
+
+/// How `body`, run in a forked child, came out: a hang fails a test instead of stopping the suite.
+enum class ChildOutcome { passed, failed, hung };
+ChildOutcome run_in_child(const std::function<bool()>& body, std::chrono::seconds limit = std::chrono::seconds(10));
 
 }  // namespace sop_telemetry::testing
