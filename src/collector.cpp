@@ -61,6 +61,7 @@ struct FinishedSpan {
 
 void append_finished(detail::SessionCore& core, detail::ThreadBuffer& buffer, std::uint64_t parent_id,
                      const FinishedSpan& span) {
+    if (!core.log.admit(buffer)) return;
     Event event;
     event.kind = span.kind;
     event.span_id = buffer.next_span_id(span.kind);
@@ -156,13 +157,18 @@ std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::strin
         event.span_id = buffer.next_span_id(SpanKind::task);
         event.parent_id = parent_or_current(parent_id);
         event.start_ns = detail::now_ns();
-        event.name = buffer.arena().copy(detail::clip_utf8(task_id, detail::kMaxNameBytes));
-        event.detail = buffer.arena().copy(detail::clip_utf8(description, detail::kMaxTextBytes));
-        event.category = buffer.arena().intern(detail::clip_utf8(sop_category, detail::kMaxNameBytes));
+        // Past the budget the task still opens (its end_task pairs with it), and nothing of it
+        // is copied into the arena.
+        const bool recorded = core_->log.admit(buffer);
+        const std::string_view id = detail::clip_utf8(task_id, detail::kMaxNameBytes);
+        event.name = recorded ? buffer.arena().copy(id) : id;
         if (!core_->start_task(event.span_id, event.name, event.start_ns)) {
-            get_error_handler().record("start_task", "task already open: " + std::string(event.name));
+            get_error_handler().record("start_task", "task already open: " + std::string(id));
             return 0;
         }
+        if (!recorded) return event.span_id;
+        event.detail = buffer.arena().copy(detail::clip_utf8(description, detail::kMaxTextBytes));
+        event.category = buffer.arena().intern(detail::clip_utf8(sop_category, detail::kMaxNameBytes));
         core_->log.append(buffer, event);
         core_->request_code_snapshot({event.span_id, false});
         return event.span_id;
@@ -252,6 +258,7 @@ std::uint64_t TelemetryCollector::begin_span(SpanKind kind, std::string_view nam
     }
     try {
         auto& buffer = this->buffer();
+        if (!core_->log.admit(buffer)) return 0;
         Event event;
         event.type = EventType::begin;
         event.kind = kind;
@@ -274,6 +281,7 @@ void TelemetryCollector::end_span(std::uint64_t span_id, const SpanEnd& end) noe
         if (detail::kind_of_span_id(span_id) == SpanKind::task) core_->forget_task_span(span_id);
         // An end is recorded even while disabled, so no span that began stays open forever.
         auto& buffer = this->buffer();
+        if (!core_->log.admit(buffer)) return;
         Event event;
         event.type = EventType::end;
         event.kind = detail::kind_of_span_id(span_id);

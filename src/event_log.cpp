@@ -347,6 +347,13 @@ bool EventLog::append(ThreadBuffer& buffer, const Event& event) noexcept {
     return true;
 }
 
+bool EventLog::admit(ThreadBuffer& buffer) noexcept {
+    if (buffer.tail_used_ < buffer.tail_capacity_ || events_reserved_.load(std::memory_order_relaxed) < max_events_)
+        return true;
+    buffer.dropped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+}
+
 std::vector<ThreadBuffer*> EventLog::buffers() const {
     std::lock_guard lock(registry_->mutex);
     std::vector<ThreadBuffer*> out;

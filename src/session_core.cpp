@@ -18,6 +18,14 @@ SessionCore::SessionCore(std::string id, std::int64_t start, std::uint64_t max_e
     log.slabs().set_spare_taken_callback([this] { notify_worker(); });
 }
 
+namespace {
+
+/// A finished task stays allocated (current_task() is read without the lock, so one may
+/// still be looked at), but its id's memory goes: a long session opens tasks without end.
+void release_id(OpenTask& task) noexcept { std::string().swap(task.task_id); }
+
+}  // namespace
+
 bool SessionCore::start_task(std::uint64_t span_id, std::string_view task_id,
                              std::int64_t start_ns) {
     std::lock_guard lock(mutex_);
@@ -35,6 +43,7 @@ std::uint64_t SessionCore::finish_task(std::string_view task_id) {
                            [&](const OpenTask* task) { return task->task_id == task_id; });
     if (it == open_tasks_.end()) return 0;
     const std::uint64_t span = (*it)->span_id;
+    release_id(**it);
     open_tasks_.erase(it);
     refresh_current_task();
     return span;
@@ -42,7 +51,11 @@ std::uint64_t SessionCore::finish_task(std::string_view task_id) {
 
 void SessionCore::forget_task_span(std::uint64_t span_id) {
     std::lock_guard lock(mutex_);
-    std::erase_if(open_tasks_, [&](const OpenTask* task) { return task->span_id == span_id; });
+    std::erase_if(open_tasks_, [&](OpenTask* task) {
+        if (task->span_id != span_id) return false;
+        release_id(*task);
+        return true;
+    });
     refresh_current_task();
 }
 

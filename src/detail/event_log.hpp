@@ -208,6 +208,11 @@ public:
 
     /// Stores `event` (its strings must already live in `buffer`'s arena); false when dropped.
     bool append(ThreadBuffer& buffer, const Event& event) noexcept;
+    /// Whether `buffer` has room for one more event within the budget. When it has not, the
+    /// event is counted as dropped here, before its strings are copied into the arena (past
+    /// the budget they would grow it without bound). append() may still drop an event whose
+    /// room another thread took meanwhile.
+    bool admit(ThreadBuffer& buffer) noexcept;
 
     /// A snapshot of the registered buffers (they live as long as the log).
     std::vector<ThreadBuffer*> buffers() const;

@@ -79,7 +79,7 @@ private:
     bool woken_ = false;
     // Every task ever opened stays allocated, so a pointer read on the hot path stays valid.
     std::vector<std::unique_ptr<OpenTask>> all_tasks_;
-    std::vector<const OpenTask*> open_tasks_;  // in start order
+    std::vector<OpenTask*> open_tasks_;  // in start order
     std::atomic<const OpenTask*> current_task_{nullptr};
     std::deque<CodeSnapshotJob> code_jobs_;
     std::map<std::uint64_t, CodeMetrics> code_metrics_;

@@ -1,4 +1,5 @@
 #include "test_support.hpp"
+#include "detail/event_log.hpp"
 
 #include <gtest/gtest.h>
 
@@ -294,6 +295,34 @@ TEST_F(CollectorTest, EventBudgetCountsDroppedEvents) {
     EXPECT_EQ(s.total_tokens.call_count, 100);
     EXPECT_EQ(s.dropped_events, 150u);
     EXPECT_EQ(small->get_storage_stats().dropped_events, 150u);
+}
+
+TEST_F(CollectorTest, PastTheBudgetDroppedEventsTakeNoMemory) {
+    // Their strings were copied into the arena before the event was dropped: a review reached
+    // 810 MB with a 1000-event budget and 4 KB errors.
+    Config config = testing::test_config(dir.str());
+    config.max_events_per_session = 100;
+    auto small = testing::make_manager(config);
+    TelemetryCollector c = small->get_collector();
+    const std::string long_text(4000, 'x');
+    for (int i = 0; i < 100; ++i) c.record_llm_call("gpt-4o", 1, 1, 0);
+    const std::size_t at_budget = small->get_storage_stats().memory_bytes;
+    for (int i = 0; i < 5000; ++i) {
+        const std::string unique = std::to_string(i) + long_text;
+        LlmCallInfo failed;
+        failed.model = unique;
+        failed.error = unique;
+        c.record_llm_call(failed);
+        c.record_tool_usage(unique, 0.1, false, unique);
+        c.end_span(c.begin_span(SpanKind::step, unique), {TaskStatus::failed, unique, {}});
+        ASSERT_TRUE(c.start_task("task-" + std::to_string(i), unique));
+        EXPECT_TRUE(c.end_task("task-" + std::to_string(i)));  // still pairs with its start
+    }
+    // At most the spare slab the worker maps ahead; the strings were 5000 x 7 x 4 KB.
+    EXPECT_LE(small->get_storage_stats().memory_bytes, at_budget + detail::ChunkSlabs::kSlabBytes);
+    const TelemetrySession s = small->get_session_data().value();
+    EXPECT_EQ(s.dropped_events, 5000u * 5);  // the step's end has no span to end (its begin was dropped)
+    EXPECT_EQ(s.total_tokens.call_count, 100);
 }
 
 }  // namespace
