@@ -43,10 +43,14 @@ void add_call(TokenUsage& usage, const Span& call) {
     }
 }
 
-/// Merges begin / end / complete events into one Span per span id.
+/// Merges begin / end / complete events into one Span per span id. A span's first end counts
+/// (ending it again adds no tokens a second time), and an end of a span never begun here (an
+/// id from another session, or made up) makes no span.
 std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<double>& stored_cost,
                                std::unordered_map<std::uint64_t, std::size_t>& index) {
     std::vector<Span> spans;
+    std::vector<char> begun;
+    std::vector<char> ended;
     spans.reserve(events.size());
     index.reserve(events.size());
     for (const Event& event : events) {
@@ -54,13 +58,15 @@ std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<dou
         if (inserted) {
             spans.emplace_back();
             stored_cost.push_back(NAN);
+            begun.push_back(0);
+            ended.push_back(0);
             spans.back().span_id = event.span_id;
             spans.back().kind = event.kind;
-            spans.back().start_time = to_timestamp(event.type == EventType::end ? event.end_ns
-                                                                                : event.start_ns);
         }
-        Span& span = spans[it->second];
+        const std::size_t at = it->second;
+        Span& span = spans[at];
         if (event.type != EventType::end) {
+            begun[at] = 1;
             span.parent_id = event.parent_id;
             span.kind = event.kind;
             span.name.assign(event.name);
@@ -68,14 +74,31 @@ std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<dou
             span.category.assign(event.category);
             span.start_time = to_timestamp(event.start_ns);
         }
-        if (event.type != EventType::begin) {
+        if (event.type != EventType::begin && !ended[at]) {
+            ended[at] = 1;
             span.end_time = to_timestamp(event.end_ns);
             span.status = event.status;
             if (!event.error.empty()) span.error.assign(event.error);
             span.tokens += event.tokens;
-            if (!std::isnan(event.cost)) stored_cost[it->second] = event.cost;
+            if (!std::isnan(event.cost)) stored_cost[at] = event.cost;
         }
     }
+    if (std::find(begun.begin(), begun.end(), 0) == begun.end()) return spans;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+        if (!begun[i]) {
+            index.erase(spans[i].span_id);
+            continue;
+        }
+        if (kept != i) {
+            spans[kept] = std::move(spans[i]);
+            stored_cost[kept] = stored_cost[i];
+            index[spans[kept].span_id] = kept;
+        }
+        ++kept;
+    }
+    spans.resize(kept);
+    stored_cost.resize(kept);
     return spans;
 }
 

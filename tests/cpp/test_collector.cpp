@@ -297,6 +297,22 @@ TEST_F(CollectorTest, EventBudgetCountsDroppedEvents) {
     EXPECT_EQ(small->get_storage_stats().dropped_events, 150u);
 }
 
+TEST_F(CollectorTest, ASpanEndedTwiceCountsOnceAndAnUnknownEndMakesNoSpan) {
+    const std::uint64_t step = collector.begin_span(SpanKind::step, "step 1");
+    collector.end_span(step, {TaskStatus::completed, {}, {100, 10, 0, 0, 0}});
+    collector.end_span(step, {TaskStatus::failed, "again", {100, 10, 0, 0, 0}});
+    auto other = testing::make_manager(testing::test_config(dir.str()));
+    const std::uint64_t foreign = other->get_collector().begin_span(SpanKind::tool, "elsewhere");
+    collector.end_span(foreign, {TaskStatus::completed, {}, {7, 7, 0, 0, 0}});  // another session's
+    collector.end_span(0x7fff'0000'0000'1234ull);                                // made up
+    const TelemetrySession s = manager->get_session_data().value();
+    ASSERT_EQ(s.spans.size(), 1u);
+    EXPECT_EQ(s.spans[0].span_id, step);
+    EXPECT_EQ(s.spans[0].status, TaskStatus::completed);
+    EXPECT_EQ(s.spans[0].tokens.prompt_tokens, 100);
+    EXPECT_EQ(s.total_tokens.total_tokens, 0);  // end_span's tokens are not LLM calls
+}
+
 TEST_F(CollectorTest, PastTheBudgetDroppedEventsTakeNoMemory) {
     // Their strings were copied into the arena before the event was dropped: a review reached
     // 810 MB with a 1000-event budget and 4 KB errors.
