@@ -251,7 +251,10 @@ ThreadBuffer& BufferRegistry::acquire(std::uint64_t thread_key) {
         buffer = free.back();  // its previous thread has exited: one writer at a time
         free.pop_back();
     } else {
-        const auto slot = static_cast<std::uint32_t>((buffers.size() + 1) & 0xFFFFF);
+        // Numbered across the process, not per session: two sessions (two managers, or one
+        // after another) hand out different span ids, so an id from one is no span of the other.
+        static std::atomic<std::uint32_t> buffers_made{0};
+        const auto slot = buffers_made.fetch_add(1, std::memory_order_relaxed) % 0xFFFFF + 1;  // 1 .. 2^20-1
         buffers.push_back(std::make_unique<ThreadBuffer>(slot));
         buffer = buffers.back().get();
     }

@@ -313,6 +313,14 @@ TEST_F(CollectorTest, ASpanEndedTwiceCountsOnceAndAnUnknownEndMakesNoSpan) {
     EXPECT_EQ(s.total_tokens.total_tokens, 0);  // end_span's tokens are not LLM calls
 }
 
+TEST_F(CollectorTest, TwoSessionsInOneProcessHandOutDifferentSpanIds) {
+    auto other = testing::make_manager(testing::test_config(dir.str()));
+    TelemetryCollector second = other->get_collector();
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_NE(collector.begin_span(SpanKind::step, "step"), second.begin_span(SpanKind::step, "step"));
+    }
+}
+
 TEST_F(CollectorTest, PastTheBudgetDroppedEventsTakeNoMemory) {
     // Their strings were copied into the arena before the event was dropped: a review reached
     // 810 MB with a 1000-event budget and 4 KB errors.
