@@ -101,13 +101,25 @@ struct TelemetryManager::Impl {
 
     /// A new configuration for a running session.
     void reconfigure(const Config& next) {
+        // These shape the session when it starts; a running one keeps them.
+        const auto keeps = [](const char* option) {
+            get_error_handler().record("config", std::string(option) +
+                                                     " is fixed when the session starts: the running session keeps its own");
+        };
+        if (next.journal != config.journal) keeps("journal");
+        if (next.max_events_per_session != config.max_events_per_session) keeps("max_events_per_session");
+        if (next.env_allowlist != config.env_allowlist) keeps("env_allowlist");
         if (next.storage_dir != config.storage_dir) writer->move_to(next.storage_dir);
         if (next.flush_interval != config.flush_interval) writer->set_interval(next.flush_interval);
         if (next.price_file != config.price_file || next.storage_dir != config.storage_dir)
             writer->set_prices(load_prices(next));
         core->enabled = next.enabled;
         core->code_metrics_enabled = next.code_metrics;
+        const Config started = config;
         config = next;
+        config.journal = started.journal;
+        config.max_events_per_session = started.max_events_per_session;
+        config.env_allowlist = started.env_allowlist;
     }
 };
 

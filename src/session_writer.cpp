@@ -77,12 +77,18 @@ std::unique_lock<std::mutex> SessionWriter::lock_io_ahead_of_worker() {
 
 void SessionWriter::move_to(const std::string& storage_dir) {
     const auto io = lock_io_ahead_of_worker();
+    std::string flushed;  // what a flush wrote in the old directory
     {
         std::lock_guard lock(state_mutex_);
         if (storage_dir == store_->directory()) return;
+        flushed = store_->session_path(core_->session_id);
         store_ = std::make_unique<TelemetryDataStore>(storage_dir);
         storage_ok_ = store_->ensure_directory();
+        // The session is written to the new directory from now on: a copy left in the old
+        // one would be listed as a second, shorter session. Kept when the new one is unusable.
+        if (!storage_ok_) flushed.clear();
     }
+    if (!flushed.empty()) ::unlink(flushed.c_str());  // ENOENT: never flushed there
     // The old journal goes; the new one is written from the first event on.
     journal_.close(true);
     cursors_.clear();

@@ -144,5 +144,32 @@ TEST(Config, InitializeIsIdempotentAndImplicit) {
     EXPECT_EQ(manager.get_storage_stats().storage_path, dir.str());
 }
 
+TEST(Config, ASecondInitializeSaysWhichOptionsTheRunningSessionKeeps) {
+    // journal, max_events_per_session and env_allowlist shape the session when it starts; a
+    // second initialize() dropped a change to them without a word.
+    testing::TempDir dir;
+    Config config = testing::test_config(dir.str());
+    auto manager = testing::make_manager(config);
+    const auto errors = testing::error_count("config");
+    config.flush_interval = std::chrono::milliseconds(500);  // applies to the running session
+    EXPECT_TRUE(manager->initialize(config));
+    EXPECT_EQ(testing::error_count("config"), errors);
+    config.max_events_per_session = 10;
+    config.env_allowlist = {"HOME"};
+    config.journal = !config.journal;
+    EXPECT_TRUE(manager->initialize(config));
+    EXPECT_EQ(testing::error_count("config"), errors + 3);
+    std::vector<std::string> messages;
+    for (const ErrorRecord& record : get_error_handler().get_error_summary())
+        if (record.operation == "config") messages = record.recent_messages;
+    ASSERT_GE(messages.size(), 3u);
+    EXPECT_EQ(messages.back(), "env_allowlist is fixed when the session starts: the running session keeps its own");
+    TelemetryCollector collector = manager->get_collector();
+    for (int i = 0; i < 20; ++i) collector.record_llm_call("gpt-4o", 1, 1, 0);
+    EXPECT_EQ(manager->get_session_data()->dropped_events, 0u);  // the budget it started with
+    EXPECT_TRUE(manager->initialize(config));  // asked again: still not applied, said again
+    EXPECT_EQ(testing::error_count("config"), errors + 6);
+}
+
 }  // namespace
 }  // namespace sop_telemetry

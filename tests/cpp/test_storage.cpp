@@ -181,6 +181,7 @@ TEST(Storage, ReconfiguringTheStorageDirectoryMovesTheSession) {
     const std::string id = manager->session_id();
     manager->shutdown();
     EXPECT_FALSE(fs::exists(first / (id + ".jsonl")));
+    EXPECT_FALSE(fs::exists(first / (id + ".json"))) << "the flushed copy stayed behind: a second, shorter session";
     const auto stored = TelemetrySession::from_json(testing::read_text(second / (id + ".json")));
     ASSERT_TRUE(stored.has_value());
     EXPECT_EQ(stored->total_tokens.total_tokens, 10);
