@@ -1,6 +1,7 @@
 #include "detail/session_codec.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace sop_telemetry::detail {
 
@@ -15,6 +16,12 @@ std::int64_t us(Timestamp time) { return time.time_since_epoch().count(); }
 std::string_view get_string(simdjson::dom::object object, const char* key) {
     std::string_view text;
     return object[key].get(text) == simdjson::SUCCESS ? text : std::string_view{};
+}
+
+/// Microseconds whose nanoseconds fit in 64 bits (years 1678 to 2262).
+bool fits_in_ns(std::int64_t us) noexcept {
+    constexpr std::int64_t kLimit = std::numeric_limits<std::int64_t>::max() / 1000;
+    return us >= -kLimit && us <= kLimit;
 }
 
 std::int64_t get_int(simdjson::dom::object object, const char* key, std::int64_t fallback = 0) {
@@ -126,10 +133,23 @@ bool read_record(simdjson::dom::object record, StringArena& arena, Event& event,
     event = Event{};
     std::string_view type, kind_name, status_name, text;
     bool has_end = false;
+    const char* problem = nullptr;
     for (auto [key, value] : record) {
         const auto as_int = [&value] {
             std::int64_t number = 0;
             return value.get(number) == simdjson::SUCCESS ? number : 0;
+        };
+        const auto as_ns = [&] {
+            const std::int64_t us = as_int();
+            if (fits_in_ns(us)) return us * 1000;
+            problem = "a time out of range";
+            return std::int64_t{0};
+        };
+        const auto as_count = [&] {
+            const std::int64_t count = as_int();
+            if (count >= 0) return count;
+            problem = "a negative token count";
+            return std::int64_t{0};
         };
         const auto as_text = [&value, &text]() -> std::string_view {
             return value.get(text) == simdjson::SUCCESS ? text : std::string_view{};
@@ -142,18 +162,22 @@ bool read_record(simdjson::dom::object record, StringArena& arena, Event& event,
         else if (key == "detail") event.detail = arena.copy(as_text());
         else if (key == "category") event.category = arena.intern(as_text());
         else if (key == "error") event.error = arena.copy(as_text());
-        else if (key == "start_us") event.start_ns = as_int() * 1000;
-        else if (key == "end_us") event.end_ns = as_int() * 1000, has_end = true;
+        else if (key == "start_us") event.start_ns = as_ns();
+        else if (key == "end_us") event.end_ns = as_ns(), has_end = true;
         else if (key == "status") status_name = as_text();
-        else if (key == "prompt_tokens") event.tokens.prompt_tokens = as_int();
-        else if (key == "completion_tokens") event.tokens.completion_tokens = as_int();
-        else if (key == "cache_read_tokens") event.tokens.cache_read_tokens = as_int();
-        else if (key == "cache_write_tokens") event.tokens.cache_write_tokens = as_int();
-        else if (key == "reasoning_tokens") event.tokens.reasoning_tokens = as_int();
+        else if (key == "prompt_tokens") event.tokens.prompt_tokens = as_count();
+        else if (key == "completion_tokens") event.tokens.completion_tokens = as_count();
+        else if (key == "cache_read_tokens") event.tokens.cache_read_tokens = as_count();
+        else if (key == "cache_write_tokens") event.tokens.cache_write_tokens = as_count();
+        else if (key == "reasoning_tokens") event.tokens.reasoning_tokens = as_count();
         else if (key == "cost" && value.is_number()) event.cost = value.get_double().value_unsafe();
     }
     if (event.span_id == 0) {
         error = "record without a valid span_id";
+        return false;
+    }
+    if (problem != nullptr) {
+        error = std::string("record with ") + problem;
         return false;
     }
     event.type = type == "begin" ? EventType::begin
@@ -294,11 +318,17 @@ std::optional<TelemetrySession> session_from_json(simdjson::padded_string_view j
         error = "session file without session_id or start_time";
         return std::nullopt;
     }
+    const auto end = parse_iso8601_utc(get_string(root, "end_time"));
+    const std::int64_t dropped = get_int(root, "dropped_events");
+    if (!fits_in_ns(*start) || (end && !fits_in_ns(*end)) || dropped < 0) {
+        error = "session file with a time out of range or negative dropped_events";
+        return std::nullopt;
+    }
     header.start_ns = *start * 1000;
-    if (auto end = parse_iso8601_utc(get_string(root, "end_time"))) header.end_ns = *end * 1000;
+    if (end) header.end_ns = *end * 1000;
     bool incomplete = false;
     if (root["incomplete"].get(incomplete) == simdjson::SUCCESS) header.incomplete = incomplete;
-    header.dropped_events = static_cast<std::uint64_t>(get_int(root, "dropped_events"));
+    header.dropped_events = static_cast<std::uint64_t>(dropped);
     simdjson::dom::object environment;
     if (root["environment"].get(environment) == simdjson::SUCCESS)
         header.environment = read_environment(environment);

@@ -106,6 +106,22 @@ TEST(SessionJson, InvalidInputIsRefusedWithAReason) {
         R"({"schema_version":1,"session_id":"x","start_time":"2026-01-01T00:00:00Z","spans":[{"kind":"llm"}]})",
         &error));
     EXPECT_NE(error.find("span_id"), std::string::npos);
+    // Times whose nanoseconds overflow 64 bits (after 2262) and negative counts were taken in.
+    const auto with_span = [](const std::string& fields, const std::string& header = {}) {
+        return R"({"schema_version":1,"session_id":"x","start_time":"2026-01-01T00:00:00Z")" + header +
+               R"(,"spans":[{"span_id":"0000100000000001","kind":"llm","name":"m","start_us":1767225600000000,)" +
+               fields + "}]}";
+    };
+    ASSERT_TRUE(TelemetrySession::from_json(with_span(R"("end_us":1767225601000000,"prompt_tokens":5)"), &error))
+        << error;
+    EXPECT_FALSE(TelemetrySession::from_json(with_span(R"("end_us":9223372036854776)"), &error));
+    EXPECT_EQ(error, "invalid span: record with a time out of range");
+    EXPECT_FALSE(TelemetrySession::from_json(with_span(R"("end_us":1767225601000000,"prompt_tokens":-5)"), &error));
+    EXPECT_EQ(error, "invalid span: record with a negative token count");
+    EXPECT_FALSE(TelemetrySession::from_json(with_span(R"("end_us":1767225601000000)", R"(,"end_time":"2300-01-01T00:00:00Z")"), &error));
+    EXPECT_NE(error.find("out of range"), std::string::npos);
+    EXPECT_FALSE(TelemetrySession::from_json(with_span(R"("end_us":1767225601000000)", R"(,"dropped_events":-1)"), &error));
+    EXPECT_NE(error.find("dropped_events"), std::string::npos);
 }
 
 }  // namespace
