@@ -17,20 +17,49 @@ struct Glyph {
     std::size_t width;  ///< terminal columns
 };
 
-/// The UTF-8 character at `i`: its length, and 2 columns for East Asian wide and fullwidth
-/// characters (CJK, Hangul, fullwidth forms) and emoji, 1 otherwise.
+template <std::size_t N>
+bool in_ranges(char32_t cp, const char32_t (&ranges)[N][2]) {
+    for (const auto& range : ranges)
+        if (cp >= range[0] && cp <= range[1]) return true;
+    return false;
+}
+
+/// Whether `cp` takes no column of its own: combining marks (they sit on the character before),
+/// zero-width spaces and joiners, variation selectors.
+bool zero_width(char32_t cp) {
+    static constexpr char32_t kNone[][2] = {
+        {0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05BD}, {0x0610, 0x061A}, {0x064B, 0x065F},
+        {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x200B, 0x200F}, {0x2060, 0x2064}, {0x20D0, 0x20FF},
+        {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F}, {0xFEFF, 0xFEFF}, {0xE0100, 0xE01EF}};
+    return in_ranges(cp, kNone);
+}
+
+/// Whether `cp` takes two columns: East Asian wide and fullwidth characters (CJK, Hangul,
+/// fullwidth forms) and the symbols shown as emoji by default.
+bool double_width(char32_t cp) {
+    static constexpr char32_t kWide[][2] = {
+        {0x1100, 0x115F}, {0x231A, 0x231B}, {0x23E9, 0x23EC}, {0x23F0, 0x23F0}, {0x23F3, 0x23F3},
+        {0x25FD, 0x25FE}, {0x2614, 0x2615}, {0x2648, 0x2653}, {0x267F, 0x267F}, {0x2693, 0x2693},
+        {0x26A1, 0x26A1}, {0x26AA, 0x26AB}, {0x26BD, 0x26BE}, {0x26C4, 0x26C5}, {0x26CE, 0x26CE},
+        {0x26D4, 0x26D4}, {0x26EA, 0x26EA}, {0x26F2, 0x26F3}, {0x26F5, 0x26F5}, {0x26FA, 0x26FA},
+        {0x26FD, 0x26FD}, {0x2705, 0x2705}, {0x270A, 0x270B}, {0x2728, 0x2728}, {0x274C, 0x274C},
+        {0x274E, 0x274E}, {0x2753, 0x2755}, {0x2757, 0x2757}, {0x2795, 0x2797}, {0x27B0, 0x27B0},
+        {0x27BF, 0x27BF}, {0x2B1B, 0x2B1C}, {0x2B50, 0x2B50}, {0x2B55, 0x2B55}, {0x2E80, 0xA4CF},
+        {0xAC00, 0xD7A3}, {0xF900, 0xFAFF}, {0xFE30, 0xFE4F}, {0xFF00, 0xFF60}, {0xFFE0, 0xFFE6},
+        {0x1F004, 0x1F004}, {0x1F0CF, 0x1F0CF}, {0x1F18E, 0x1F18E}, {0x1F191, 0x1F19A},
+        {0x1F200, 0x1F2FF}, {0x1F300, 0x1F64F}, {0x1F680, 0x1F6FF}, {0x1F7E0, 0x1F7EB},
+        {0x1F90C, 0x1F9FF}, {0x1FA70, 0x1FAFF}, {0x20000, 0x3FFFD}};
+    return in_ranges(cp, kWide);
+}
+
+/// The UTF-8 character at `i`: its length, and the terminal columns it takes (0, 1 or 2).
 Glyph glyph_at(const std::string& text, std::size_t i) {
     const auto byte = static_cast<unsigned char>(text[i]);
     const std::size_t bytes = byte < 0x80 ? 1 : byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4;
     if (bytes == 1 || i + bytes > text.size()) return {std::min(bytes, text.size() - i), 1};
     char32_t cp = byte & (bytes == 2 ? 0x1F : bytes == 3 ? 0x0F : 0x07);
     for (std::size_t k = 1; k < bytes; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-    const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-                      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-                      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-                      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) ||
-                      (cp >= 0x20000 && cp <= 0x3FFFD);
-    return {bytes, wide ? 2u : 1u};
+    return {bytes, zero_width(cp) ? 0u : double_width(cp) ? 2u : 1u};
 }
 
 std::size_t width_of(const std::string& text) {

@@ -9,6 +9,7 @@ import pty
 import subprocess
 import sys
 import time
+import unicodedata
 
 from conftest import CLI, SUPPORT, run, run_json, session_with, task_span
 
@@ -145,6 +146,36 @@ def test_insights_name_the_numbers(store, ids):
     assert "'flaky_api' failed 2 of 3 calls" in found["retried_failing_tool"]
     assert "from 1000 to 5000 tokens over 4 calls" in found["prompt_growth"]
     assert run_json("--dir", str(store), "insights", ids[2])["insights"] == []
+
+
+def display_width(text: str) -> int:
+    """Terminal columns, by Python's own Unicode data: combining and format characters take
+    none, East Asian wide and fullwidth ones (emoji among them) two."""
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def test_tables_stay_aligned_with_combining_marks_emoji_and_chinese(store):
+    names = ["nai\u0308ve", "\u2615 coffee", "\U0001F680 launch", "分析器", "zero\u200bwidth", "plain"]
+
+    def with_tools(data: dict) -> str:
+        tool = next(span for span in data["spans"] if span["kind"] == "tool")
+        data["spans"] += [{**tool, "span_id": f"{0x300000000000 + i:016x}", "name": name}
+                          for i, name in enumerate(names)]
+        return data["session_id"][:-4] + "wide"
+
+    session_id = session_with(store, with_tools)
+    text = run("--dir", str(store), "show", session_id).stdout
+    table = text.split("Time by tool\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    rows = [line for line in table if any(line.startswith("  " + name) for name in names)]
+    assert len(rows) == len(names), table
+    # Where the COUNT column ends, in terminal columns: the same on every row as in the header.
+    count_end = display_width(table[0][:table[0].index("COUNT") + len("COUNT")])
+    for row in rows:
+        name = next(n for n in names if row.startswith("  " + n))
+        rest = row[len("  " + name):]
+        count = rest.split()[0]
+        assert display_width("  " + name + rest[:rest.index(count) + len(count)]) == count_end, row
 
 
 def test_a_session_named_file_that_is_a_fifo_is_refused_not_waited_on(store, ids):
