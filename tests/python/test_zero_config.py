@@ -218,6 +218,9 @@ print("child recorded", child.stdout.strip())
     failed = subprocess.run([launcher, "fails.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             env={**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")})
     assert failed.returncode == 1 and f'File "{tmp_path / "fails.py"}", line 1' in failed.stderr, failed.stderr
+    plain = subprocess.run([sys.executable, "fails.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")})
+    assert failed.stderr == plain.stderr  # no launcher frames
     missing = subprocess.run([launcher, str(tmp_path / "nowhere.py")], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "can't open file" in missing.stderr and "Traceback" not in missing.stderr
 

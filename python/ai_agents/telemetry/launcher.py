@@ -18,6 +18,7 @@ import runpy
 import sys
 import types
 import zipfile
+from typing import Callable
 
 USAGE = "usage: sop-telemetry-run (SCRIPT | -m MODULE) [ARGS...]"
 
@@ -46,6 +47,24 @@ def _run_script(path: str) -> None:
     exec(code, main.__dict__)
 
 
+def _as_python_reports(run: Callable[[], None]) -> int:
+    """Runs the program; an exception it lets out is reported as `python` reports it — through
+    sys.excepthook, with the program's frames only (not the launcher's) — and the status is 1.
+    SystemExit and KeyboardInterrupt pass on as they are (python's own handling of them)."""
+    try:
+        run()
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as error:  # noqa: BLE001 - reported, as the interpreter would
+        frames = error.__traceback__
+        while frames is not None and frames.tb_frame.f_code.co_filename == __file__:
+            frames = frames.tb_next
+        # The default hook prints the exception's own __traceback__, whatever it is passed.
+        sys.excepthook(type(error), error.with_traceback(frames), frames)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:
@@ -61,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         _give_program_its_path(os.getcwd())
         sys.argv = args[1:]
         # What `python -m` itself calls: the module runs in the real __main__.
-        runpy._run_module_as_main(args[1], alter_argv=True)  # type: ignore[attr-defined]
-        return 0
+        return _as_python_reports(
+            lambda: runpy._run_module_as_main(args[1], alter_argv=True))  # type: ignore[attr-defined]
     path = args[0]
     if not os.path.exists(path):  # python's own message and status
         print(f"sop-telemetry-run: can't open file {os.path.abspath(path)!r}: "
@@ -71,12 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     if os.path.isdir(path) or zipfile.is_zipfile(path):  # its __main__.py, as python runs it
         _give_program_its_path(os.path.abspath(path))
         sys.argv = args
-        runpy._run_module_as_main("__main__", alter_argv=False)  # type: ignore[attr-defined]
-        return 0
+        return _as_python_reports(
+            lambda: runpy._run_module_as_main("__main__", alter_argv=False))  # type: ignore[attr-defined]
     _give_program_its_path(os.path.dirname(os.path.realpath(path)))
     sys.argv = args
-    _run_script(path)
-    return 0
+    return _as_python_reports(lambda: _run_script(path))
 
 
 if __name__ == "__main__":
