@@ -37,7 +37,9 @@ int export_session(const Context& context, const std::string& reference, const s
 int cleanup_sessions(const Context& context, int max_age_days, bool dry_run);
 int recover_sessions(const Context& context);
 int doctor(const Context& context);
-int write_report(const Context& context, const std::string& reference, const std::string& output);
+/// The report of a session; its timeline shows the first `max_spans` spans.
+int write_report(const Context& context, const std::string& reference, const std::string& output,
+                 std::size_t max_spans);
 int serve_dashboard(const Context& context, const std::string& host, int port, bool allow_remote);
 
 }  // namespace sop_telemetry::cli

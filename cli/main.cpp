@@ -2,6 +2,7 @@
 // stores, draw them as an HTML report, or watch them land on a local dashboard.
 #include "commands.hpp"
 #include "terminal.hpp"
+#include "view_json.hpp"
 
 #include <sop_telemetry/config.hpp>
 
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
     auto* report = app.add_subcommand("report", "One self-contained HTML file: timeline, tokens and cost, time by tool");
     report->add_option("session", reference, "Session id or 'latest'");
     report->add_option("-o,--output", report_output, "HTML file to write (default report.html)");
+    std::size_t report_spans = kPageSpans;
+    report->add_option("--max-spans", report_spans, "Timeline rows at most (default 5000)")->check(kCount);
 
     std::string host = "127.0.0.1";
     int port = 8765;
@@ -102,7 +105,7 @@ int main(int argc, char** argv) {
     else if (*cleanup) code = cleanup_sessions(context, max_age_days, dry_run);
     else if (*recover) code = recover_sessions(context);
     else if (*doctor_command) code = doctor(context);
-    else if (*report) code = write_report(context, reference, report_output);
+    else if (*report) code = write_report(context, reference, report_output, report_spans);
     else if (*serve) code = serve_dashboard(context, host, port, allow_remote);
     // Output that could not be written (a full disk, a closed pipe) is a failure, not success.
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {

@@ -88,7 +88,7 @@ Response route(const Context& context, const std::string& method, const std::str
         std::string error;
         auto loaded = load_one(context.directory, id, error);
         if (!loaded) return error_response(404, "no such session");
-        return {200, "application/json", session_view_json(*loaded)};
+        return {200, "application/json", session_view_json(*loaded, kPageSpans)};
     }
     return error_response(404, "not found");
 }
@@ -174,11 +174,12 @@ int listen_on(const std::string& host, int port, std::string& bound) {
 
 }  // namespace
 
-int write_report(const Context& context, const std::string& reference, const std::string& output) {
+int write_report(const Context& context, const std::string& reference, const std::string& output,
+                 std::size_t max_spans) {
     int code = kOk;
     auto loaded = open_session(context, reference, code);
     if (!loaded) return code;
-    const std::string page = report_page(session_view_json(*loaded));
+    const std::string page = report_page(session_view_json(*loaded, max_spans));
     std::ofstream out(output, std::ios::binary | std::ios::trunc);
     out.write(page.data(), static_cast<std::streamsize>(page.size()));
     out.close();

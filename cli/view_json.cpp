@@ -57,9 +57,10 @@ void write_tasks(JsonWriter& out, const TelemetrySession& session) {
     out.end_array();
 }
 
-void write_spans(JsonWriter& out, const TelemetrySession& session) {
+void write_spans(JsonWriter& out, const TelemetrySession& session, std::size_t max_spans) {
     out.begin_array();
     for (const Span& span : session.spans) {
+        if (max_spans-- == 0) break;
         out.begin_object()
             .field("id", detail::span_id_hex(span.span_id))
             .field("parent", span.parent_id ? detail::span_id_hex(span.parent_id) : std::string())
@@ -114,7 +115,7 @@ void write_named_stats(JsonWriter& out, const std::vector<NamedStats>& items) {
     out.end_array();
 }
 
-std::string session_view_json(const LoadedSession& loaded) {
+std::string session_view_json(const LoadedSession& loaded, std::size_t max_spans) {
     const TelemetrySession& session = loaded.session;
     std::string text;
     JsonWriter out(text);
@@ -150,8 +151,9 @@ std::string session_view_json(const LoadedSession& loaded) {
         out.begin_object().field("rule", insight.rule).field("severity", insight.severity)
             .field("message", insight.message).end_object();
     out.end_array();
+    out.field("spans_total", static_cast<std::uint64_t>(session.spans.size()));
     out.key("spans");
-    write_spans(out, session);
+    write_spans(out, session, max_spans);
     out.end_object();
     return text;
 }

@@ -11,7 +11,7 @@ import sys
 import time
 import unicodedata
 
-from conftest import CLI, SUPPORT, run, run_json, session_with, task_span
+from conftest import CLI, SUPPORT, add_tool_spans, run, run_json, session_with, task_span
 
 
 def test_list_is_newest_first_with_summaries_and_filters(store, ids):
@@ -159,9 +159,7 @@ def test_tables_stay_aligned_with_combining_marks_emoji_and_chinese(store):
     names = ["nai\u0308ve", "\u2615 coffee", "\U0001F680 launch", "分析器", "zero\u200bwidth", "plain"]
 
     def with_tools(data: dict) -> str:
-        tool = next(span for span in data["spans"] if span["kind"] == "tool")
-        data["spans"] += [{**tool, "span_id": f"{0x300000000000 + i:016x}", "name": name}
-                          for i, name in enumerate(names)]
+        add_tool_spans(data, names)
         return data["session_id"][:-4] + "wide"
 
     session_id = session_with(store, with_tools)

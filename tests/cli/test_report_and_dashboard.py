@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import CLI, browse, run, session_with, task_span
+from conftest import CLI, add_tool_spans, browse, run, session_with, task_span
 
 
 def test_report_is_one_self_contained_file_that_renders(store, ids, tmp_path):
@@ -28,6 +28,25 @@ def test_report_is_one_self_contained_file_that_renders(store, ids, tmp_path):
     assert 'data-kind="tool"' in dom and "bar kind-tool error" in dom  # the failed tool is marked
     assert "flaky_api" in dom and "TimeoutError: upstream" in dom and "gpt-4o" in dom
     assert screenshot.stat().st_size > 20_000 and screenshot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_large_session_report_draws_the_first_spans_and_says_how_many_more(store, tmp_path):
+    def many_tools(data):
+        add_tool_spans(data, (f"tool-{i}" for i in range(30_000)))
+        return data["session_id"][:-4] + "many"
+    session_id = session_with(store, many_tools)
+    total = len(json.loads(run("--dir", str(store), "show", session_id, "--json").stdout)["spans"])
+    assert total > 30_000  # --json keeps every span
+    page = tmp_path / "many.html"
+    run("--dir", str(store), "report", session_id, "-o", str(page), "--max-spans", "1000")
+    dom, console = browse(page.as_uri())
+    assert f'data-rendered="{session_id}"' in dom and console == ""
+    assert dom.count('class="row"') == 1000
+    assert f"The first 1,000 of {total:,} spans" in dom
+    default = tmp_path / "default.html"
+    run("--dir", str(store), "report", session_id, "-o", str(default))
+    assert default.stat().st_size < page.stat().st_size * 8  # 5000 drawn, not 30 000
+    assert run("--dir", str(store), "report", session_id, "--max-spans", "-1", check_code=None).returncode != 0
 
 
 def test_session_text_cannot_break_out_of_the_report(store, tmp_path):
