@@ -96,6 +96,20 @@ def test_without_auto_mode_nothing_is_recorded(tmp_path):
     assert stored_sessions(tmp_path) == []
 
 
+def test_without_auto_mode_the_package_is_not_even_imported(tmp_path):
+    # A project of the user's own named ai_agents must stay its own: the .pth imported this
+    # package at every interpreter start, shadowing it.
+    own = tmp_path / "project" / "ai_agents"
+    own.mkdir(parents=True)
+    (own / "__init__.py").write_text("OWNER = 'the user'\n")
+    (own / "util.py").write_text("")
+    script = "import sys\nfrom ai_agents import util, OWNER\nprint(OWNER, 'ai_agents.telemetry' in sys.modules)"
+    for auto in ("0", ""):
+        result = subprocess.run([sys.executable, "-c", script], cwd=own.parent, capture_output=True, text=True,
+                                timeout=60, env={**os.environ, "SOP_TELEMETRY_AUTO": auto})
+        assert (result.returncode, result.stdout, result.stderr) == (0, "the user False\n", ""), auto
+
+
 def test_launcher_runs_a_program_with_telemetry(tmp_path):
     launcher = str(Path(sys.executable).parent / "sop-telemetry-run")
     result = run_python(tmp_path, AGENT_SCRIPT, launcher=launcher)
