@@ -49,6 +49,12 @@ def _build(args: argparse.Namespace):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        import smolagents  # noqa: F401 - the agents are smolagents agents
+    except ImportError:
+        print("sop-agents: needs smolagents: pip install 'sop-agents-telemetry[smolagents]' "
+              "(or pip install smolagents)", file=sys.stderr)
+        return EXIT_USAGE
     from .agent_factory import AgentConfigError
     from .models import ModelConfigError
     from .supervisor_agents.base_supervisor_agent import UnknownSopError

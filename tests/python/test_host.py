@@ -202,6 +202,12 @@ def test_the_sop_agents_cli_runs_a_task_and_is_part_of_the_session(tmp_path):
     assert from_yaml.returncode == 0 and from_yaml.stdout.strip() == "任务完成", from_yaml.stderr
     ghost = _sop_agents("run", "x", "--agent", "ghost", "--model", f"replay:{ONE_ANSWER}", env=env)
     assert ghost.returncode == 2 and "no agent 'ghost'" in ghost.stderr
+    # Installed without its smolagents extra: one line that says what to install, no traceback.
+    without = subprocess.run([sys.executable, "-c", "import sys; sys.modules['smolagents'] = None\n"
+                              "from ai_agents.cli import main; sys.exit(main(['run', 'x']))"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, **env})
+    assert (without.returncode, without.stderr) == (
+        2, "sop-agents: needs smolagents: pip install 'sop-agents-telemetry[smolagents]' (or pip install smolagents)\n")
 
 
 def test_tools_never_follow_links_out_of_the_root_nor_block_on_special_files(tmp_path):
