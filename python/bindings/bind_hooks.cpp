@@ -370,6 +370,9 @@ void bind_hooks(nb::module_& m) {
         .value("AGENT_RUN", HookKind::agent_run);
 
     m.def("make_hook", &make_hook, nb::arg("original"), nb::arg("kind"), nb::arg("helper") = nb::none(),
+          nb::sig("def make_hook(original: collections.abc.Callable[..., typing.Any], kind: HookKind, "
+                  "helper: collections.abc.Callable[..., typing.Any] | None = None) -> "
+                  "collections.abc.Callable[..., typing.Any]"),
           "A callable method descriptor that calls `original` and records around it. AGENT_RUN "
           "hooks hand streamed runs to `helper(original, *args, **kwargs)`.");
     m.def("set_hook_collector",

@@ -47,8 +47,10 @@ nb::object to_optional_datetime(const std::optional<Timestamp>& time) {
 /// start_time / end_time properties for any view type that has them.
 template <typename T, typename Class>
 void bind_times(Class& cls) {
-    cls.def_prop_ro("start_time", [](const T& self) { return to_datetime(self.start_time); })
-        .def_prop_ro("end_time", [](const T& self) { return to_optional_datetime(self.end_time); });
+    cls.def_prop_ro("start_time", [](const T& self) { return to_datetime(self.start_time); },
+                    nb::for_getter(nb::sig("def start_time(self, /) -> datetime.datetime")))
+        .def_prop_ro("end_time", [](const T& self) { return to_optional_datetime(self.end_time); },
+                     nb::for_getter(nb::sig("def end_time(self, /) -> datetime.datetime | None")));
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ class _Watcher:  # the meta path finder protocol
         finally:
             self._finding.active = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader, self)
+            spec.loader = _Loader(spec.loader, self)  # type: ignore[assignment]  # a Loader by protocol
         return spec
 
     def fire(self) -> None:

@@ -27,6 +27,7 @@ class TelemetryCollector:
     __slots__ = ("_core",)
 
     def __init__(self, _engine_collector: Optional[_core.TelemetryCollector] = None) -> None:
+        self._core: Optional[_core.TelemetryCollector]
         try:
             self._core = _engine_collector or _core.TelemetryCollector()
         except Exception as error:  # noqa: BLE001
@@ -46,7 +47,7 @@ class TelemetryCollector:
             return failed
 
     def _parent(self, parent_id: int) -> int:
-        if parent_id:
+        if parent_id or self._core is None:  # no engine collector: the call itself fails, recorded
             return parent_id
         try:
             return _core.context_parent(self._core)

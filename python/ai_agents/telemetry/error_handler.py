@@ -9,11 +9,30 @@ import functools
 import inspect
 import sys
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, AsyncGenerator, Callable, Coroutine, Generator, Optional, ParamSpec, Protocol, TypeVar, cast, overload
 
 from . import _core
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+Y = TypeVar("Y")
+S = TypeVar("S")
+
+
+class SafeOperation(Protocol):
+    """What safe_telemetry_operation(...) makes of a function: the same function, whose result is
+    None when it failed (a generator's or coroutine's, for those)."""
+
+    @overload
+    def __call__(self, function: Callable[P, AsyncGenerator[Y, S]]) -> Callable[P, AsyncGenerator[Y, S]]: ...
+    @overload
+    def __call__(self, function: Callable[P, Generator[Y, S, R]]) -> Callable[P, Generator[Y, S, Optional[R]]]: ...
+    @overload
+    def __call__(  # type: ignore[overload-overlap]  # a coroutine function is a function too
+        self, function: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, Optional[R]]]: ...
+    @overload
+    def __call__(self, function: Callable[P, R]) -> Callable[P, Optional[R]]: ...
 
 
 def record_error(operation: str, error: BaseException | str) -> None:
@@ -25,7 +44,7 @@ def record_error(operation: str, error: BaseException | str) -> None:
         pass
 
 
-def safe_telemetry_operation(operation: str) -> Callable[[F], F]:
+def safe_telemetry_operation(operation: str) -> SafeOperation:
     """Decorator: the function's exceptions are recorded under `operation`; it returns None.
 
     Works on plain and async functions, generators and async generators (an exception while
@@ -80,7 +99,7 @@ def safe_telemetry_operation(operation: str) -> Callable[[F], F]:
 
         return wrapper  # type: ignore[return-value]
 
-    return decorate
+    return cast(SafeOperation, decorate)
 
 
 def _is_coroutine_function(function: Any) -> bool:

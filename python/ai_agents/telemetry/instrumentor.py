@@ -53,9 +53,10 @@ def _version(text: str) -> tuple[int, ...]:
 
 def _all_subclasses(cls: type) -> list[type]:
     seen: list[type] = []
-    stack = [cls]
+    stack: list[type] = [cls]
     while stack:
-        for sub in stack.pop().__subclasses__():
+        subclasses: list[type] = stack.pop().__subclasses__()
+        for sub in subclasses:
             if sub not in seen:
                 seen.append(sub)
                 stack.append(sub)
