@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <pthread.h>
 
 namespace sop_telemetry::detail {
 
@@ -13,9 +14,50 @@ std::string_view clip_utf8(std::string_view text, std::size_t max_bytes) noexcep
     return text.substr(0, cut);
 }
 
+namespace {
+
+/// The cores alive in this process, for the fork handlers. Never destroyed: cores may outlive
+/// static destruction.
+struct LiveCores {
+    std::mutex mutex;
+    std::vector<SessionCore*> cores;
+};
+LiveCores& live_cores() {
+    static LiveCores* live = new LiveCores();
+    return *live;
+}
+
+}  // namespace
+
 SessionCore::SessionCore(std::string id, std::int64_t start, std::uint64_t max_events)
     : session_id(std::move(id)), start_ns(start), log(max_events) {
     log.slabs().set_spare_taken_callback([this] { notify_worker(); });
+    static const bool registered =
+        ::pthread_atfork(lock_all_for_fork, [] { unlock_all_after_fork(false); }, [] { unlock_all_after_fork(true); }) == 0;
+    (void)registered;
+    std::lock_guard lock(live_cores().mutex);
+    live_cores().cores.push_back(this);
+}
+
+SessionCore::~SessionCore() {
+    std::lock_guard lock(live_cores().mutex);
+    std::erase(live_cores().cores, this);
+}
+
+void SessionCore::lock_all_for_fork() noexcept {
+    live_cores().mutex.lock();
+    for (SessionCore* core : live_cores().cores) core->mutex_.lock();
+}
+
+void SessionCore::unlock_all_after_fork(bool in_child) noexcept {
+    for (SessionCore* core : live_cores().cores) {
+        if (in_child) {
+            core->no_worker_ = true;
+            core->code_metrics_enabled = false;  // snapshots are the worker's
+        }
+        core->mutex_.unlock();
+    }
+    live_cores().mutex.unlock();
 }
 
 namespace {
@@ -105,6 +147,7 @@ std::map<std::uint64_t, CodeMetrics> SessionCore::code_metrics() const {
 }
 
 void SessionCore::notify_worker() {
+    if (no_worker_) return;  // a forked child: its parent's worker's waits are not its own
     {
         std::lock_guard lock(mutex_);
         woken_ = true;

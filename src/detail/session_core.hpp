@@ -38,6 +38,9 @@ struct CodeSnapshotJob {
 class SessionCore {
 public:
     SessionCore(std::string session_id, std::int64_t start_ns, std::uint64_t max_events);
+    ~SessionCore();
+    SessionCore(const SessionCore&) = delete;
+    SessionCore& operator=(const SessionCore&) = delete;
 
     const std::string session_id;
     const std::int64_t start_ns;
@@ -73,6 +76,11 @@ public:
 
 private:
     void refresh_current_task();  // under mutex_
+    // fork(): no other thread holds a core's lock at that moment (the worker takes it often),
+    // and the child, which has no worker, neither waits for nor wakes one.
+    static void lock_all_for_fork() noexcept;
+    static void unlock_all_after_fork(bool in_child) noexcept;
+    std::atomic<bool> no_worker_{false};
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -146,5 +146,28 @@ TEST_F(Concurrency, SerializedCollectorWritesOneBufferFromAnyThread) {
     EXPECT_EQ(manager->get_session_data()->outside_tasks.tools.size(), std::size_t(52));  // + "after"
 }
 
+TEST(Fork, AChildForkedWhileTheWorkerIsBusyNeverHangs) {
+    // A task start wakes the worker, which then takes the session's lock: a fork at that moment
+    // left the lock held in the child (no worker there to release it), whose next task start
+    // or get_session_data() waited for ever (a review saw 3 hangs in 10 Python forks).
+    testing::TempDir dir;
+    Config config = testing::test_config(dir.str());
+    config.code_metrics = true;
+    auto manager = testing::make_manager(config);
+    TelemetryCollector collector = manager->get_collector();
+    for (int i = 0; i < 20; ++i) {  // before the fix the first fork hung already
+        const std::string task = "parent-" + std::to_string(i);
+        ASSERT_TRUE(collector.start_task(task, "forking"));
+        const testing::ChildOutcome outcome = testing::run_in_child([&] {
+            TelemetryCollector child = manager->get_collector();
+            const bool started = child.start_task("child", "in the child");
+            child.record_llm_call("gpt-4o", 1, 1, 0);
+            return started && child.end_task("child") && manager->get_session_data().has_value();
+        }, std::chrono::seconds(5));
+        ASSERT_EQ(outcome, testing::ChildOutcome::passed) << "fork " << i;
+        collector.end_task(task);
+    }
+}
+
 }  // namespace
 }  // namespace sop_telemetry
