@@ -46,6 +46,17 @@ std::string home_directory() {
     return "";
 }
 
+/// A whole number from the environment; unset when absent, and when not a number (a problem).
+std::optional<long long> env_number(const char* name, std::vector<std::string>* problems) {
+    const std::string text = env(name);
+    if (text.empty()) return std::nullopt;
+    long long number = 0;
+    const auto result = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (result.ec == std::errc() && result.ptr == text.data() + text.size()) return number;
+    note(problems, std::string(name) + "=\"" + text + "\" is not a number");
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<LogLevel> log_level_from_string(std::string_view text) noexcept {
@@ -96,13 +107,23 @@ Config resolve_config(Config config, std::vector<std::string>* problems) noexcep
                 note(problems, "SOP_TELEMETRY_LOG_LEVEL=\"" + level +
                                    "\" is not debug/info/warning/error/off; using warning");
         }
-        if (const std::string interval = env("SOP_TELEMETRY_FLUSH_INTERVAL_MS"); !interval.empty()) {
-            long long ms = 0;
-            auto result = std::from_chars(interval.data(), interval.data() + interval.size(), ms);
-            if (result.ec == std::errc() && result.ptr == interval.data() + interval.size())
-                config.flush_interval = std::chrono::milliseconds(ms);
-            else
-                note(problems, "SOP_TELEMETRY_FLUSH_INTERVAL_MS=\"" + interval + "\" is not a number");
+        if (auto ms = env_number("SOP_TELEMETRY_FLUSH_INTERVAL_MS", problems))
+            config.flush_interval = std::chrono::milliseconds(*ms);
+        // What shapes a session when it starts, for programs whose session starts at import.
+        if (auto journal = env_flag("SOP_TELEMETRY_JOURNAL", problems)) config.journal = *journal;
+        if (auto events = env_number("SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", problems))
+            config.max_events_per_session = *events > 0 ? static_cast<std::uint64_t>(*events) : 0;
+        if (const char* names = std::getenv("SOP_TELEMETRY_ENV_ALLOWLIST"); names != nullptr) {
+            config.env_allowlist.clear();
+            std::string_view rest = names;
+            while (!rest.empty()) {
+                const std::size_t comma = rest.find(',');
+                std::string_view name = rest.substr(0, comma);
+                while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+                while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+                if (!name.empty()) config.env_allowlist.emplace_back(name);
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            }
         }
 
         const Config defaults;

@@ -88,12 +88,8 @@ struct TelemetryManager::Impl {
         const auto prices = load_prices(config);
         writer = std::make_unique<detail::SessionWriter>(core, config.storage_dir, prices,
                                                          std::move(environment), config.journal);
-        TelemetryDataStore store(config.storage_dir);
-        if (writer->storage_available()) {
-            const std::set<std::string> live{core->session_id};
-            store.recover_journals(live, *prices);
-            if (config.auto_cleanup) store.cleanup(config.max_file_age_days, live);
-        }
+        if (writer->storage_available())
+            TelemetryDataStore(config.storage_dir).recover_journals({core->session_id}, *prices);
         writer->start(config.flush_interval);
         get_error_handler().log(LogLevel::debug, "session " + core->session_id + " started in " +
                                                      config.storage_dir);
@@ -349,6 +345,10 @@ void TelemetryManager::shutdown() noexcept {
         impl_->core->enabled = false;
         if (impl_->writer->finish())
             get_error_handler().log(LogLevel::debug, "session " + impl_->core->session_id + " written");
+        // At the end, not the start: the configuration in force by then decides (a Python
+        // program's initialize() comes after the import has started the session).
+        if (impl_->config.auto_cleanup && impl_->writer->storage_available())
+            TelemetryDataStore(impl_->config.storage_dir).cleanup(impl_->config.max_file_age_days, {impl_->core->session_id});
     } catch (const std::exception& error) {
         get_error_handler().record("shutdown", error.what());
     }

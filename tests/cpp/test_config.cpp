@@ -51,6 +51,24 @@ TEST(Config, EnvironmentOverridesCode) {
     EXPECT_EQ(config.flush_interval, std::chrono::milliseconds(250));
 }
 
+TEST(Config, WhatShapesASessionAtItsStartHasEnvironmentVariablesToo) {
+    // A Python program's session starts at the import, before its initialize(): without these
+    // the journal, the event budget and the environment allowlist could never be changed there.
+    ScopedEnv journal("SOP_TELEMETRY_JOURNAL", "off");
+    ScopedEnv events("SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", "5000");
+    ScopedEnv allowlist("SOP_TELEMETRY_ENV_ALLOWLIST", "CI, BUILD_ID,,");
+    std::vector<std::string> problems;
+    const Config config = resolve_config({}, &problems);
+    EXPECT_FALSE(config.journal);
+    EXPECT_EQ(config.max_events_per_session, 5000u);
+    EXPECT_EQ(config.env_allowlist, (std::vector<std::string>{"CI", "BUILD_ID"}));
+    EXPECT_TRUE(problems.empty());
+    ScopedEnv bad("SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", "lots");
+    EXPECT_EQ(resolve_config({}, &problems).max_events_per_session, Config{}.max_events_per_session);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0], "SOP_TELEMETRY_MAX_EVENTS_PER_SESSION=\"lots\" is not a number");
+}
+
 TEST(Config, OnOffVariablesTakeAnyCaseAndSpaces) {
     for (const char* off : {"False", "FALSE", "Off", " no ", "0"}) {
         ScopedEnv enabled("SOP_TELEMETRY_ENABLED", off);

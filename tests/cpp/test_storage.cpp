@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <sys/stat.h>
 #include <utime.h>
 
@@ -119,15 +121,27 @@ TEST(Storage, CleanupRemovesOldFilesButNeverTheRunningSession) {
     EXPECT_FALSE(manager->get_session_data(old_one).has_value());
 }
 
-TEST(Storage, AutoCleanupAtInitialisationUsesMaxFileAge) {
+TEST(Storage, AutoCleanupAtTheEndUsesTheConfigurationThenInForce) {
+    // It ran at the start, with the configuration of that moment: a Python program's
+    // initialize({"auto_cleanup": False}) or a longer max_file_age_days came too late, and
+    // files older than 14 days were gone.
     TempDir dir;
     const std::string old_one = finished_session(dir.str());
     age_file(dir / (old_one + ".json"), 20);
     Config config = testing::test_config(dir.str());
     config.auto_cleanup = true;
     config.max_file_age_days = 14;
-    auto manager = testing::make_manager(config);
-    EXPECT_FALSE(fs::exists(dir / (old_one + ".json")));
+    for (const auto& [auto_cleanup, max_age, kept] : {std::tuple{false, 14, true}, {true, 30, true}, {true, 14, false}}) {
+        auto manager = testing::make_manager(config);
+        EXPECT_TRUE(fs::exists(dir / (old_one + ".json")));  // not at the start
+        Config later = config;
+        later.auto_cleanup = auto_cleanup;
+        later.max_file_age_days = max_age;
+        manager->initialize(later);
+        manager->shutdown();
+        EXPECT_EQ(fs::exists(dir / (old_one + ".json")), kept) << auto_cleanup << " " << max_age;
+        EXPECT_TRUE(fs::exists(dir / (manager->session_id() + ".json")));
+    }
 }
 
 TEST(Storage, FullDiskKeepsCollectingAndNeverDamagesTheOldFile) {

@@ -99,7 +99,8 @@ public:
     void SetUp() override {
         for (const char* name : {"SOP_TELEMETRY_DIR", "SOP_TELEMETRY_ENABLED",
                                  "SOP_TELEMETRY_LOG_LEVEL", "SOP_TELEMETRY_FLUSH_INTERVAL_MS",
-                                 "SOP_TELEMETRY_CODE_METRICS"})
+                                 "SOP_TELEMETRY_CODE_METRICS", "SOP_TELEMETRY_JOURNAL",
+                                 "SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", "SOP_TELEMETRY_ENV_ALLOWLIST"})
             ::unsetenv(name);
         get_error_handler().set_log_callback([](LogLevel, std::string_view) {});
     }
