@@ -112,6 +112,8 @@ def test_without_auto_mode_the_package_is_not_even_imported(tmp_path):
 
 def test_launcher_runs_a_program_with_telemetry(tmp_path):
     launcher = str(Path(sys.executable).parent / "sop-telemetry-run")
+    quiet = run_python(tmp_path, "print('nothing to record')", launcher=launcher)
+    assert quiet.returncode == 0 and stored_sessions(tmp_path) == []  # as with SOP_TELEMETRY_AUTO=1
     result = run_python(tmp_path, AGENT_SCRIPT, launcher=launcher)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "zero"
@@ -227,7 +229,7 @@ print("child recorded", child.stdout.strip())
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["absolute file True True", "builtins module module SourceFileLoader",
                                           "child recorded True", "pickled at exit True"]
-    assert len(stored_sessions(tmp_path)) == 1  # the child recorded nothing: no file of its own
+    assert stored_sessions(tmp_path) == []  # neither it nor its child recorded anything: no file
     (tmp_path / "fails.py").write_text("raise ValueError('shown as python shows it')\n")
     failed = subprocess.run([launcher, "fails.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             env={**os.environ, "SOP_TELEMETRY_DIR": str(tmp_path / "store")})

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr if not args else sys.stdout)
         return 2 if not args else 0
     os.environ.setdefault("SOP_TELEMETRY_AUTO", "1")  # the program's own Python children
-    import ai_agents.telemetry  # noqa: F401 - starts the session and instruments smolagents
+    # Started as SOP_TELEMETRY_AUTO starts it: a program that records nothing leaves no file.
+    import ai_agents.telemetry_autoload  # noqa: F401 - starts the session, instruments smolagents
 
     if args[0] == "-m":
         if len(args) < 2:
