@@ -189,7 +189,14 @@ int doctor(const Context& context) {
     Catalog catalog;
     if (problem.empty()) catalog = load_catalog(context.directory, true);
     const auto stats = TelemetryDataStore(context.directory).stats();
-    const bool healthy = problem.empty() && writable && free_mb > kLowFreeMb && catalog.skipped.empty() &&
+    // Damaged sessions of ours are a problem; other JSON files beside them (a package.json) are not.
+    std::vector<const SkippedFile*> damaged, foreign;
+    for (const SkippedFile& file : catalog.skipped)
+        (TelemetryDataStore::begins_as_session_file(file.path) ? damaged : foreign).push_back(&file);
+    Config as_stored = config;
+    as_stored.storage_dir = context.directory;
+    const auto prices = PriceTable::for_config(as_stored);  // with the store's prices.json
+    const bool healthy = problem.empty() && writable && free_mb > kLowFreeMb && damaged.empty() &&
                          config_problems.empty();
     if (context.json) {
         std::string text;
@@ -198,9 +205,10 @@ int doctor(const Context& context) {
             .field("problem", problem).field("writable", writable).field("permissions", mode)
             .field("free_mb", free_mb).field("sessions", static_cast<std::uint64_t>(catalog.sessions.size()))
             .field("journals", static_cast<std::uint64_t>(stats.journal_files))
-            .field("skipped_files", static_cast<std::uint64_t>(catalog.skipped.size()))
+            .field("skipped_files", static_cast<std::uint64_t>(damaged.size()))
+            .field("other_files", static_cast<std::uint64_t>(foreign.size()))
             .field("telemetry_enabled", config.enabled).field("code_metrics", config.code_metrics)
-            .field("price_table_version", PriceTable::built_in().version()).field("healthy", healthy);
+            .field("price_table_version", prices->version()).field("healthy", healthy);
         out.key("config_problems").begin_array();
         for (const std::string& p : config_problems) out.value(p);
         out.end_array().end_object();
@@ -216,17 +224,20 @@ int doctor(const Context& context) {
     char space[64];
     std::snprintf(space, sizeof space, "%.0f MB free", free_mb);
     check(free_mb > kLowFreeMb, space);
-    check(catalog.skipped.empty(), std::to_string(catalog.sessions.size()) + " sessions, " +
-                                       std::to_string(stats.journal_files) + " journals, " +
-                                       std::to_string(catalog.skipped.size()) + " unreadable files");
-    for (const SkippedFile& file : catalog.skipped)
-        std::printf("       %s: %s\n", printable(file.path).c_str(), printable(file.reason).c_str());
+    check(damaged.empty(), std::to_string(catalog.sessions.size()) + " sessions, " +
+                               std::to_string(stats.journal_files) + " journals, " +
+                               std::to_string(damaged.size()) + " unreadable session files");
+    for (const SkippedFile* file : damaged)
+        std::printf("       %s: %s\n", printable(file->path).c_str(), printable(file->reason).c_str());
+    if (!foreign.empty())
+        std::printf("       %zu other JSON file%s here, not sessions (left alone)\n", foreign.size(),
+                    foreign.size() == 1 ? "" : "s");
     check(config_problems.empty(), config_problems.empty() ? "configuration from the environment is valid"
                                                            : "configuration problems:");
     for (const std::string& p : config_problems) std::printf("       %s\n", printable(p).c_str());
     std::printf("  telemetry %s, code metrics %s, price table %s (%zu models)\n",
                 config.enabled ? "enabled" : "disabled", config.code_metrics ? "on" : "off",
-                PriceTable::built_in().version().c_str(), PriceTable::built_in().size());
+                prices->version().c_str(), prices->size());
     return healthy ? kOk : kFailure;
 }
 

@@ -56,6 +56,16 @@ bool older_than(const struct stat& info, int max_age_days) {
     return age > std::int64_t(max_age_days) * 86400;
 }
 
+/// Whether the file at `path` begins with `expected` (at most 31 bytes).
+bool begins_with(const std::string& path, std::string_view expected) noexcept {
+    char head[32] = {};
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return false;
+    const std::size_t got = std::fread(head, 1, std::min(expected.size(), sizeof head - 1), file);
+    std::fclose(file);
+    return std::string_view(head, got) == expected;
+}
+
 /// Whether a file starts the way this library writes it: a session file, a journal (its header
 /// line), or an atomic write's temp file `<id>.json.<pid>.tmp`. Cleanup removes nothing else
 /// (a package.json that happens to sit in the directory is not ours).
@@ -68,14 +78,10 @@ bool written_by_us(const std::string& path, const std::string& name, std::string
                                             name.size() - json_at - kSessionSuffix.size() - 1 - kTempSuffix.size());
         return !pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos;
     }
-    const std::string_view expected = suffix == kJournalSuffix ? R"({"journal_version":)" : R"({"schema_version":)";
-    char head[32] = {};
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) return false;
-    const std::size_t got = std::fread(head, 1, expected.size(), file);
-    std::fclose(file);
-    return std::string_view(head, got) == expected;
+    if (suffix == kSessionSuffix) return TelemetryDataStore::begins_as_session_file(path);
+    return begins_with(path, R"({"journal_version":)");
 }
+
 
 bool is_session_file(const std::string& content) {
     simdjson::dom::parser parser;
@@ -99,6 +105,10 @@ std::int64_t flushed_end_ns(const std::string& path) {
 
 
 }  // namespace
+
+bool TelemetryDataStore::begins_as_session_file(const std::string& path) noexcept {
+    return begins_with(path, R"({"schema_version":)");
+}
 
 TelemetryDataStore::TelemetryDataStore(std::string directory) noexcept
     : directory_(std::move(directory)) {

@@ -32,28 +32,6 @@ std::string new_session_id(std::int64_t start_ns) {
     return id;
 }
 
-/// The built-in prices, extended by `<storage_dir>/prices.json` and Config::price_file.
-std::shared_ptr<const PriceTable> load_prices(const Config& config) {
-    auto table = std::make_shared<PriceTable>(PriceTable::built_in());
-    for (const std::string& path : {config.storage_dir + "/prices.json", config.price_file}) {
-        if (path.empty() || path == "/prices.json") continue;
-        if (::access(path.c_str(), F_OK) != 0) {
-            // The storage directory's own file is optional; a price file named in the config is not.
-            if (path == config.price_file) get_error_handler().record("pricing", "price file " + path + " not found");
-            continue;
-        }
-        std::string error;
-        constexpr std::size_t kMaxPriceFileBytes = std::size_t{16} << 20;
-        auto content = detail::read_file(path, error, kMaxPriceFileBytes);
-        auto parsed = content ? PriceTable::parse(*content, &error) : std::nullopt;
-        if (!parsed) {
-            get_error_handler().record("pricing", "ignored price file " + path + ": " + error);
-            continue;
-        }
-        table->merge(*parsed);
-    }
-    return table;
-}
 
 }  // namespace
 
@@ -85,7 +63,7 @@ struct TelemetryManager::Impl {
         core->code_metrics_enabled = config.code_metrics;
         EnvironmentInfo environment = collect_environment(config.env_allowlist);
         environment.python_version = pending_python_version;
-        const auto prices = load_prices(config);
+        const auto prices = PriceTable::for_config(config);
         writer = std::make_unique<detail::SessionWriter>(core, config.storage_dir, prices,
                                                          std::move(environment), config.journal);
         if (writer->storage_available())
@@ -108,7 +86,7 @@ struct TelemetryManager::Impl {
         if (next.storage_dir != config.storage_dir) writer->move_to(next.storage_dir);
         if (next.flush_interval != config.flush_interval) writer->set_interval(next.flush_interval);
         if (next.price_file != config.price_file || next.storage_dir != config.storage_dir)
-            writer->set_prices(load_prices(next));
+            writer->set_prices(PriceTable::for_config(next));
         core->enabled = next.enabled;
         core->code_metrics_enabled = next.code_metrics;
         const Config started = config;

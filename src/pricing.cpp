@@ -1,6 +1,10 @@
 #include <sop_telemetry/error_handler.hpp>
 #include <sop_telemetry/pricing.hpp>
 
+#include "detail/file_io.hpp"
+
+#include <unistd.h>
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -190,6 +194,28 @@ double cost_of(const ModelPrice& price, const TokenCounts& tokens) noexcept {
                                  plain_output * price.output +
                                  reasoning * price.reasoning.value_or(price.output);
     return micro_dollars / 1e6;
+}
+
+std::shared_ptr<const PriceTable> PriceTable::for_config(const Config& config) {
+    auto table = std::make_shared<PriceTable>(PriceTable::built_in());
+    for (const std::string& path : {config.storage_dir + "/prices.json", config.price_file}) {
+        if (path.empty() || path == "/prices.json") continue;
+        if (::access(path.c_str(), F_OK) != 0) {
+            // The storage directory's own file is optional; a price file named in the config is not.
+            if (path == config.price_file) get_error_handler().record("pricing", "price file " + path + " not found");
+            continue;
+        }
+        std::string error;
+        constexpr std::size_t kMaxPriceFileBytes = std::size_t{16} << 20;
+        auto content = detail::read_file(path, error, kMaxPriceFileBytes);
+        auto parsed = content ? PriceTable::parse(*content, &error) : std::nullopt;
+        if (!parsed) {
+            get_error_handler().record("pricing", "ignored price file " + path + ": " + error);
+            continue;
+        }
+        table->merge(*parsed);
+    }
+    return table;
 }
 
 }  // namespace sop_telemetry

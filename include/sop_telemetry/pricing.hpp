@@ -7,7 +7,10 @@
 // reasoning rate where a model has one. A model without a price has no cost — never 0.
 #pragma once
 
+#include <sop_telemetry/config.hpp>
+
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +36,11 @@ class PriceTable {
 public:
     /// The table compiled into the library.
     static const PriceTable& built_in() noexcept;
+
+    /// The table a session with `config` prices with: the built-in one, extended by
+    /// `<storage_dir>/prices.json` and Config::price_file (a file that cannot be used is a
+    /// recorded error, and left out).
+    static std::shared_ptr<const PriceTable> for_config(const Config& config);
 
     /// Parses a price file (format of data/prices.json); unset with `error` filled when invalid.
     static std::optional<PriceTable> parse(std::string_view json, std::string* error = nullptr) noexcept;

@@ -198,8 +198,20 @@ def test_bad_files_are_skipped_with_one_warning_each(store):
     assert len(warnings) == 4 and all(w.startswith("warning: skipped ") for w in warnings)
     assert any("empty.json: empty file" in w for w in warnings)
     assert run_json("--dir", str(store), "stats")["sessions"] == 3
-    doctor = run("--dir", str(store), "doctor", "--json", check_code=1)
-    assert json.loads(doctor.stdout)["skipped_files"] == 4
+    doctor = json.loads(run("--dir", str(store), "doctor", "--json", check_code=1).stdout)
+    assert (doctor["skipped_files"], doctor["other_files"]) == (1, 3)  # only the truncated one is a session
+
+
+def test_the_stores_price_file_and_other_json_beside_the_sessions_are_no_problem(store):
+    # README: prices are overridden with <storage_dir>/prices.json; list warned about it on every
+    # run and doctor failed, showing the built-in table's version instead of the one in use.
+    (store / "prices.json").write_text('{"version": "mine", "models": {"m": {"input": 1, "output": 2}}}')
+    listing = run("--dir", str(store), "list", "--json")
+    assert listing.stderr == "" and json.loads(listing.stdout)["skipped_files"] == 0
+    (store / "package.json").write_text('{"name": "a project"}')  # list warns of it; doctor is fine
+    doctor = run_json("--dir", str(store), "doctor")
+    assert doctor["healthy"] and doctor["price_table_version"].endswith("+mine") and doctor["other_files"] == 1
+    assert "1 other JSON file here, not sessions" in run("--dir", str(store), "doctor").stdout
 
 
 def test_path_tricks_and_unknown_ids_are_refused(store):
