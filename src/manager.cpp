@@ -321,6 +321,10 @@ void TelemetryManager::shutdown() noexcept {
         if (!impl_->core) return;
         if (impl_->forked()) return;
         impl_->core->enabled = false;
+        // A task the program never ended is over with it: cancelled, not running for ever.
+        TelemetryCollector collector(impl_->core);
+        const std::vector<std::uint64_t> open = impl_->core->open_task_spans();
+        for (auto it = open.rbegin(); it != open.rend(); ++it) collector.end_span(*it, {TaskStatus::cancelled, {}, {}});
         if (impl_->writer->finish())
             get_error_handler().log(LogLevel::debug, "session " + impl_->core->session_id + " written");
         // At the end, not the start: the configuration in force by then decides (a Python

@@ -101,6 +101,13 @@ void SessionCore::forget_task_span(std::uint64_t span_id) {
     refresh_current_task();
 }
 
+std::vector<std::uint64_t> SessionCore::open_task_spans() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::uint64_t> spans;
+    for (const OpenTask* task : open_tasks_) spans.push_back(task->span_id);
+    return spans;
+}
+
 void SessionCore::refresh_current_task() {
     current_task_.store(open_tasks_.empty() ? nullptr : open_tasks_.back(),
                         std::memory_order_release);

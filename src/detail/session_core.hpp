@@ -53,6 +53,8 @@ public:
     std::uint64_t finish_task(std::string_view task_id);
     /// Forgets a task closed through end_span.
     void forget_task_span(std::uint64_t span_id);
+    /// The span ids of the tasks still open, oldest first.
+    std::vector<std::uint64_t> open_task_spans() const;
     /// The most recently started task still open, or null.
     const OpenTask* current_task() const noexcept {
         return current_task_.load(std::memory_order_acquire);

@@ -201,6 +201,27 @@ TEST(Storage, ReconfiguringTheStorageDirectoryMovesTheSession) {
     EXPECT_EQ(stored->total_tokens.total_tokens, 10);
 }
 
+TEST(Storage, ATaskStillOpenAtShutdownIsWrittenCancelledNotRunning) {
+    // The file had an end time, yet its task said running: tools showed the session running
+    // for ever after its process was gone.
+    TempDir dir;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    TelemetryCollector collector = manager->get_collector();
+    ASSERT_TRUE(collector.start_task("outer", "never ended"));
+    ASSERT_TRUE(collector.start_task("inner", "never ended either"));
+    ASSERT_TRUE(collector.start_task("done", "ended"));
+    ASSERT_TRUE(collector.end_task("done"));
+    const std::string id = manager->session_id();
+    manager->shutdown();
+    const auto stored = TelemetrySession::from_json(testing::read_text(dir / (id + ".json")));
+    ASSERT_TRUE(stored.has_value());
+    ASSERT_EQ(stored->tasks.size(), 3u);
+    for (const TaskExecution& task : stored->tasks) {
+        EXPECT_EQ(task.status, task.task_id == "done" ? TaskStatus::completed : TaskStatus::cancelled) << task.task_id;
+        EXPECT_TRUE(task.end_time.has_value()) << task.task_id;
+    }
+}
+
 TEST(Storage, SessionIdValidationRejectsPathTricks) {
     for (const char* bad : {"", ".hidden", "../x", "a/b", "a\\b", "a b", "x\n"})
         EXPECT_FALSE(TelemetryDataStore::is_valid_session_id(bad)) << bad;

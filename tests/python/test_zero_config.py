@@ -150,7 +150,7 @@ def test_ctrl_c_is_still_a_keyboard_interrupt_and_the_session_is_saved(tmp_path)
     assert "KeyboardInterrupt" in err
     assert process.returncode != 0
     sessions = stored_sessions(tmp_path)
-    assert len(sessions) == 1 and sessions[0]["tasks"][0]["status"] == "running"
+    assert len(sessions) == 1 and sessions[0]["tasks"][0]["status"] == "cancelled"  # over with its process
 
 
 def test_a_killed_interpreter_leaves_a_journal_the_next_start_recovers(tmp_path):

@@ -11,6 +11,7 @@ SOP_TELEMETRY_AUTO=1, so they are recorded too (set SOP_TELEMETRY_AUTO=0 to keep
 from __future__ import annotations
 
 import builtins
+import importlib
 import importlib.machinery
 import io
 import os
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if not args else 0
     os.environ.setdefault("SOP_TELEMETRY_AUTO", "1")  # the program's own Python children
     # Started as SOP_TELEMETRY_AUTO starts it: a program that records nothing leaves no file.
-    import ai_agents.telemetry_autoload  # noqa: F401 - starts the session, instruments smolagents
+    importlib.import_module("ai_agents.telemetry_autoload")  # starts the session, instruments smolagents
 
     if args[0] == "-m":
         if len(args) < 2:
