@@ -4,6 +4,7 @@
 // bounded request, a read timeout, and every response self-contained (no external request).
 #include "command_support.hpp"
 #include "html_page.hpp"
+#include "detail/json_writer.hpp"
 #include "terminal.hpp"
 #include "view_json.hpp"
 
@@ -186,6 +187,14 @@ int write_report(const Context& context, const std::string& reference, const std
     if (!out) {
         print_error("cannot write " + output);
         return kFailure;
+    }
+    if (context.json) {
+        std::string text;
+        detail::JsonWriter json(text);
+        json.begin_object().field("path", output).field("session_id", loaded->session.session_id)
+            .field("bytes", static_cast<std::uint64_t>(page.size())).end_object();
+        print_json(text);
+        return kOk;
     }
     std::printf("wrote %s (session %s, %zu bytes)\n", printable(output).c_str(),
                 printable(loaded->session.session_id).c_str(), page.size());

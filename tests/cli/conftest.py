@@ -66,7 +66,8 @@ def session_with(store: Path, edit, source: Path | None = None) -> str:
 def add_tool_spans(data: dict, names) -> None:
     """Adds to a session file's data a copy of its first tool call under each of `names`."""
     tool = next(span for span in data["spans"] if span["kind"] == "tool")
-    data["spans"] += [{**tool, "span_id": f"{0x300000000000 + i:016x}", "name": name} for i, name in enumerate(names)]
+    data["spans"] += [{**tool, "span_id": f"{0xFFF00000000000 + i:016x}", "name": name}  # ids no session has
+                      for i, name in enumerate(names)]
 
 
 def task_span(data: dict) -> dict:

@@ -278,6 +278,13 @@ def test_doctor_fails_on_every_problem_it_shows(store):
     assert json.loads(run("--dir", str(store), "doctor", "--json", env=bad, check_code=1).stdout)["healthy"] is False
 
 
+def test_impossible_dates_are_usage_errors(store):
+    for day in ("2026-02-31", "2026-04-31", "2026-02-29", "1900-02-29"):
+        assert "YYYY-MM-DD" in run("--dir", str(store), "list", "--since", day, check_code=2).stderr, day
+    for day in ("2024-02-29", "2000-02-29", "2026-12-31"):
+        run("--dir", str(store), "list", "--until", day)
+
+
 def test_bad_filter_values_are_usage_errors(store):
     assert "completed" in run("--dir", str(store), "list", "--status", "complete", check_code=2).stderr
     assert "0 or more" in run("--dir", str(store), "list", "-n", "-1", check_code=2).stderr
