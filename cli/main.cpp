@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     Context context;
     std::string directory;
     bool no_colour = false;
-    app.add_option("--dir", directory, "Session directory (default: $SOP_TELEMETRY_DIR, else ~/.cache/ept/sop_agents)");
+    app.add_option("--dir", directory, "Session directory (default: $SOP_TELEMETRY_DIR, else $XDG_CACHE_HOME/ept/sop_agents, else ~/.cache/ept/sop_agents)");
     app.add_flag("--json", context.json, "Machine-readable JSON on stdout");
     app.add_flag("--no-color", no_colour, "No colour (also: NO_COLOR=1)");
 
