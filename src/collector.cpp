@@ -61,7 +61,7 @@ struct FinishedSpan {
 
 void append_finished(detail::SessionCore& core, detail::ThreadBuffer& buffer, std::uint64_t parent_id,
                      const FinishedSpan& span) {
-    if (!core.log.admit(buffer)) return;
+    if (!core.log.admit(buffer, EventType::complete)) return;
     Event event;
     event.kind = span.kind;
     event.span_id = buffer.next_span_id(span.kind);
@@ -159,10 +159,10 @@ std::uint64_t TelemetryCollector::open_task(std::string_view task_id, std::strin
         event.start_ns = detail::now_ns();
         // Past the budget the task still opens (its end_task pairs with it), and nothing of it
         // is copied into the arena.
-        const bool recorded = core_->log.admit(buffer);
+        const bool recorded = core_->log.admit(buffer, EventType::begin);
         const std::string_view id = detail::clip_utf8(task_id, detail::kMaxNameBytes);
         event.name = recorded ? buffer.arena().copy(id) : id;
-        if (!core_->start_task(event.span_id, event.name, event.start_ns)) {
+        if (!core_->start_task(event.span_id, event.name, event.start_ns, recorded)) {
             get_error_handler().record("start_task", "task already open: " + std::string(id));
             return 0;
         }
@@ -182,14 +182,15 @@ bool TelemetryCollector::end_task(std::string_view task_id, TaskStatus status) n
     // Like end_span, also while disabled: a task begun before must not stay open (and current).
     if (!core_) return false;
     try {
+        bool recorded = true;
         const std::uint64_t span =
-            core_->finish_task(detail::clip_utf8(task_id, detail::kMaxNameBytes));
+            core_->finish_task(detail::clip_utf8(task_id, detail::kMaxNameBytes), &recorded);
         if (span == 0) {
             // While off, start_task opened nothing: its end is no error either.
             if (is_enabled()) get_error_handler().record("end_task", "no open task: " + std::string(task_id));
             return false;
         }
-        end_span(span, {status == TaskStatus::running ? TaskStatus::completed : status, {}, {}});
+        if (recorded) end_span(span, {status == TaskStatus::running ? TaskStatus::completed : status, {}, {}});
         return true;
     } catch (...) {
         report_exception("end_task");
@@ -258,7 +259,7 @@ std::uint64_t TelemetryCollector::begin_span(SpanKind kind, std::string_view nam
     }
     try {
         auto& buffer = this->buffer();
-        if (!core_->log.admit(buffer)) return 0;
+        if (!core_->log.admit(buffer, EventType::begin)) return 0;
         Event event;
         event.type = EventType::begin;
         event.kind = kind;
@@ -281,7 +282,7 @@ void TelemetryCollector::end_span(std::uint64_t span_id, const SpanEnd& end) noe
         if (detail::kind_of_span_id(span_id) == SpanKind::task) core_->forget_task_span(span_id);
         // An end is recorded even while disabled, so no span that began stays open forever.
         auto& buffer = this->buffer();
-        if (!core_->log.admit(buffer)) return;
+        if (!core_->log.admit(buffer, EventType::end)) return;
         Event event;
         event.type = EventType::end;
         event.kind = detail::kind_of_span_id(span_id);

@@ -303,11 +303,18 @@ SharedLane::SharedLane(std::shared_ptr<BufferRegistry> registry)
 
 SharedLane::~SharedLane() { registry_->release(key_, buffer_); }
 
-std::uint64_t EventLog::reserve(std::uint64_t wanted) noexcept {
+std::uint64_t EventLog::limit_for(EventType type) const noexcept {
+    // An end closes a span whose begin was within the budget: ends go past it (at most one per
+    // begin), so a span that began is never left running for want of room to end it.
+    return type == EventType::end ? 2 * max_events_ : max_events_;
+}
+
+std::uint64_t EventLog::reserve(std::uint64_t wanted, std::uint64_t limit) noexcept {
     std::uint64_t reserved = events_reserved_.load(std::memory_order_relaxed);
     std::uint64_t grant = 0;
     do {
-        grant = std::min(wanted, max_events_ > reserved ? max_events_ - reserved : 0);
+        if (reserved >= max_events_) wanted = 1;  // past the budget (ends): one at a time, none idle
+        grant = std::min(wanted, limit > reserved ? limit - reserved : 0);
     } while (grant > 0 && !events_reserved_.compare_exchange_weak(reserved, reserved + grant,
                                                                   std::memory_order_relaxed));
     return grant;
@@ -321,7 +328,8 @@ bool EventLog::append(ThreadBuffer& buffer, const Event& event) noexcept {
             buffer.tail_ != nullptr && buffer.tail_capacity_ < ThreadBuffer::kChunkEvents;
         const std::uint64_t grant =
             reserve(tail_has_room ? ThreadBuffer::kChunkEvents - buffer.tail_capacity_
-                                  : ThreadBuffer::kChunkEvents);
+                                  : ThreadBuffer::kChunkEvents,
+                    limit_for(event.type));
         if (grant == 0) {
             buffer.dropped_.fetch_add(1, std::memory_order_relaxed);
             return false;
@@ -350,8 +358,9 @@ bool EventLog::append(ThreadBuffer& buffer, const Event& event) noexcept {
     return true;
 }
 
-bool EventLog::admit(ThreadBuffer& buffer) noexcept {
-    if (buffer.tail_used_ < buffer.tail_capacity_ || events_reserved_.load(std::memory_order_relaxed) < max_events_)
+bool EventLog::admit(ThreadBuffer& buffer, EventType type) noexcept {
+    if (buffer.tail_used_ < buffer.tail_capacity_ ||
+        events_reserved_.load(std::memory_order_relaxed) < limit_for(type))
         return true;
     buffer.dropped_.fetch_add(1, std::memory_order_relaxed);
     return false;

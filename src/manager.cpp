@@ -322,7 +322,8 @@ void TelemetryManager::shutdown() noexcept {
         if (impl_->forked()) return;
         impl_->core->enabled = false;
         // A task the program never ended is over with it: cancelled, not running for ever.
-        TelemetryCollector collector(impl_->core);
+        // A lane of its own: at exit (atexit) this thread's buffer cache is already gone.
+        TelemetryCollector collector = TelemetryCollector(impl_->core).serialized();
         const std::vector<std::uint64_t> open = impl_->core->open_task_spans();
         for (auto it = open.rbegin(); it != open.rend(); ++it) collector.end_span(*it, {TaskStatus::cancelled, {}, {}});
         if (impl_->writer->finish())

@@ -69,22 +69,23 @@ void release_id(OpenTask& task) noexcept { std::string().swap(task.task_id); }
 }  // namespace
 
 bool SessionCore::start_task(std::uint64_t span_id, std::string_view task_id,
-                             std::int64_t start_ns) {
+                             std::int64_t start_ns, bool recorded) {
     std::lock_guard lock(mutex_);
     for (const OpenTask* task : open_tasks_)
         if (task->task_id == task_id) return false;
-    all_tasks_.push_back(std::make_unique<OpenTask>(OpenTask{std::string(task_id), span_id, start_ns}));
+    all_tasks_.push_back(std::make_unique<OpenTask>(OpenTask{std::string(task_id), span_id, start_ns, recorded}));
     open_tasks_.push_back(all_tasks_.back().get());
     refresh_current_task();
     return true;
 }
 
-std::uint64_t SessionCore::finish_task(std::string_view task_id) {
+std::uint64_t SessionCore::finish_task(std::string_view task_id, bool* recorded) {
     std::lock_guard lock(mutex_);
     auto it = std::find_if(open_tasks_.begin(), open_tasks_.end(),
                            [&](const OpenTask* task) { return task->task_id == task_id; });
     if (it == open_tasks_.end()) return 0;
     const std::uint64_t span = (*it)->span_id;
+    if (recorded != nullptr) *recorded = (*it)->recorded;
     release_id(**it);
     open_tasks_.erase(it);
     refresh_current_task();
@@ -104,7 +105,8 @@ void SessionCore::forget_task_span(std::uint64_t span_id) {
 std::vector<std::uint64_t> SessionCore::open_task_spans() const {
     std::lock_guard lock(mutex_);
     std::vector<std::uint64_t> spans;
-    for (const OpenTask* task : open_tasks_) spans.push_back(task->span_id);
+    for (const OpenTask* task : open_tasks_)
+        if (task->recorded) spans.push_back(task->span_id);
     return spans;
 }
 

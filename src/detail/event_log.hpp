@@ -212,7 +212,7 @@ public:
     /// event is counted as dropped here, before its strings are copied into the arena (past
     /// the budget they would grow it without bound). append() may still drop an event whose
     /// room another thread took meanwhile.
-    bool admit(ThreadBuffer& buffer) noexcept;
+    bool admit(ThreadBuffer& buffer, EventType type) noexcept;
 
     /// A snapshot of the registered buffers (they live as long as the log).
     std::vector<ThreadBuffer*> buffers() const;
@@ -226,7 +226,9 @@ public:
 
 private:
     /// Takes up to `wanted` events of the budget; returns how many it got.
-    std::uint64_t reserve(std::uint64_t wanted) noexcept;
+    std::uint64_t reserve(std::uint64_t wanted, std::uint64_t limit) noexcept;
+    /// How far the budget stretches for `event` (ends go past it: see limit_for's body).
+    std::uint64_t limit_for(EventType type) const noexcept;
 
     const std::uint64_t generation_;
     const std::uint64_t max_events_;

@@ -28,6 +28,7 @@ struct OpenTask {
     std::string task_id;
     std::uint64_t span_id = 0;
     std::int64_t start_ns = 0;
+    bool recorded = true;  // false: opened past the event budget, nothing of it in the log
 };
 
 struct CodeSnapshotJob {
@@ -48,12 +49,13 @@ public:
     std::atomic<bool> enabled{true};
     std::atomic<int> collectors{0};
 
-    bool start_task(std::uint64_t span_id, std::string_view task_id, std::int64_t start_ns);
-    /// Returns the task's span id (0 when it is not open) and forgets it.
-    std::uint64_t finish_task(std::string_view task_id);
+    bool start_task(std::uint64_t span_id, std::string_view task_id, std::int64_t start_ns, bool recorded = true);
+    /// Returns the task's span id (0 when it is not open) and forgets it; `recorded` says
+    /// whether its begin is in the log (else it has nothing to end).
+    std::uint64_t finish_task(std::string_view task_id, bool* recorded = nullptr);
     /// Forgets a task closed through end_span.
     void forget_task_span(std::uint64_t span_id);
-    /// The span ids of the tasks still open, oldest first.
+    /// The span ids of the recorded tasks still open, oldest first.
     std::vector<std::uint64_t> open_task_spans() const;
     /// The most recently started task still open, or null.
     const OpenTask* current_task() const noexcept {

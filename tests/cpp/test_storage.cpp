@@ -222,6 +222,28 @@ TEST(Storage, ATaskStillOpenAtShutdownIsWrittenCancelledNotRunning) {
     }
 }
 
+TEST(Storage, TasksEndEvenPastTheEventBudget) {
+    // Ends were dropped with the rest once the budget was spent: a task that began within it
+    // stayed running for ever, ended by end_task or by the shutdown alike.
+    TempDir dir;
+    Config config = testing::test_config(dir.str());
+    config.max_events_per_session = 10;
+    auto manager = testing::make_manager(config);
+    TelemetryCollector collector = manager->get_collector();
+    ASSERT_TRUE(collector.start_task("ended", "by end_task"));
+    ASSERT_TRUE(collector.start_task("left", "by the shutdown"));
+    for (int i = 0; i < 20; ++i) collector.record_tool_usage("tool", 0.01);
+    ASSERT_TRUE(collector.end_task("ended"));
+    const std::string id = manager->session_id();
+    manager->shutdown();
+    const auto stored = TelemetrySession::from_json(testing::read_text(dir / (id + ".json")));
+    ASSERT_TRUE(stored.has_value());
+    ASSERT_EQ(stored->tasks.size(), 2u);
+    EXPECT_EQ(stored->tasks[0].status, TaskStatus::completed);
+    EXPECT_EQ(stored->tasks[1].status, TaskStatus::cancelled);
+    EXPECT_EQ(stored->dropped_events, 12u);  // 8 tool calls recorded within the budget
+}
+
 TEST(Storage, SessionIdValidationRejectsPathTricks) {
     for (const char* bad : {"", ".hidden", "../x", "a/b", "a\\b", "a b", "x\n"})
         EXPECT_FALSE(TelemetryDataStore::is_valid_session_id(bad)) << bad;
