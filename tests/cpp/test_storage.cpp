@@ -201,6 +201,13 @@ TEST(Storage, ReconfiguringTheStorageDirectoryMovesTheSession) {
     EXPECT_EQ(stored->total_tokens.total_tokens, 10);
 }
 
+/// Shuts `manager` down and reads back the session file it wrote in `dir`.
+std::optional<TelemetrySession> shut_down_and_read(TelemetryManager& manager, const TempDir& dir) {
+    const std::string id = manager.session_id();
+    manager.shutdown();
+    return TelemetrySession::from_json(testing::read_text(dir / (id + ".json")));
+}
+
 TEST(Storage, ATaskStillOpenAtShutdownIsWrittenCancelledNotRunning) {
     // The file had an end time, yet its task said running: tools showed the session running
     // for ever after its process was gone.
@@ -211,9 +218,7 @@ TEST(Storage, ATaskStillOpenAtShutdownIsWrittenCancelledNotRunning) {
     ASSERT_TRUE(collector.start_task("inner", "never ended either"));
     ASSERT_TRUE(collector.start_task("done", "ended"));
     ASSERT_TRUE(collector.end_task("done"));
-    const std::string id = manager->session_id();
-    manager->shutdown();
-    const auto stored = TelemetrySession::from_json(testing::read_text(dir / (id + ".json")));
+    const auto stored = shut_down_and_read(*manager, dir);
     ASSERT_TRUE(stored.has_value());
     ASSERT_EQ(stored->tasks.size(), 3u);
     for (const TaskExecution& task : stored->tasks) {
@@ -234,9 +239,7 @@ TEST(Storage, TasksEndEvenPastTheEventBudget) {
     ASSERT_TRUE(collector.start_task("left", "by the shutdown"));
     for (int i = 0; i < 20; ++i) collector.record_tool_usage("tool", 0.01);
     ASSERT_TRUE(collector.end_task("ended"));
-    const std::string id = manager->session_id();
-    manager->shutdown();
-    const auto stored = TelemetrySession::from_json(testing::read_text(dir / (id + ".json")));
+    const auto stored = shut_down_and_read(*manager, dir);
     ASSERT_TRUE(stored.has_value());
     ASSERT_EQ(stored->tasks.size(), 2u);
     EXPECT_EQ(stored->tasks[0].status, TaskStatus::completed);
