@@ -43,7 +43,7 @@ void add_call(TokenUsage& usage, const Span& call) {
     }
 }
 
-/// Merges begin / end / complete events into one Span per span id. A span's first end counts
+/// Merges begin / end / complete events into one Span per span id. A span's earliest end counts
 /// (ending it again adds no tokens a second time), and an end of a span never begun here (an
 /// id from another session, or made up) makes no span.
 std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<double>& stored_cost,
@@ -74,13 +74,14 @@ std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<dou
             span.category.assign(event.category);
             span.start_time = to_timestamp(event.start_ns);
         }
-        if (event.type != EventType::begin && !ended[at]) {
-            ended[at] = 1;
-            span.end_time = to_timestamp(event.end_ns);
+        const Timestamp end = to_timestamp(event.end_ns);
+        if (event.type != EventType::begin && (!ended[at] || end < *span.end_time)) {
+            ended[at] = 1;  // the earliest end: buffers (threads) come in no order of time
+            span.end_time = end;
             span.status = event.status;
-            if (!event.error.empty()) span.error.assign(event.error);
-            span.tokens += event.tokens;
-            if (!std::isnan(event.cost)) stored_cost[at] = event.cost;
+            span.error.assign(event.error);
+            span.tokens = event.tokens;
+            stored_cost[at] = event.cost;
         }
     }
     if (std::find(begun.begin(), begun.end(), 0) == begun.end()) return spans;

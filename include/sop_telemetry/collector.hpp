@@ -74,7 +74,7 @@ public:
     /// agents, the step type for steps.
     std::uint64_t begin_span(SpanKind kind, std::string_view name, std::uint64_t parent_id = 0,
                              std::string_view detail = {}) noexcept;
-    /// Closes a span opened by begin_span (any thread). Id 0 is ignored; so is a second end of
+    /// Closes a span opened by begin_span (any thread). Id 0 is ignored; so is a later end of
     /// the same span (its tokens count once) and the end of a span this session never began.
     void end_span(std::uint64_t span_id, const SpanEnd& end = {}) noexcept;
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace sop_telemetry {
 namespace {
 
@@ -311,6 +313,19 @@ TEST_F(CollectorTest, ASpanEndedTwiceCountsOnceAndAnUnknownEndMakesNoSpan) {
     EXPECT_EQ(s.spans[0].status, TaskStatus::completed);
     EXPECT_EQ(s.spans[0].tokens.prompt_tokens, 100);
     EXPECT_EQ(s.total_tokens.total_tokens, 0);  // end_span's tokens are not LLM calls
+}
+
+TEST_F(CollectorTest, OfTwoEndsFromTwoThreadsTheEarlierCounts) {
+    // The first end in buffer order counted: the live view and a recovered journal, which list
+    // the threads' events differently, disagreed on the span's tokens.
+    const std::uint64_t call = collector.begin_span(SpanKind::llm, "gpt-4o");
+    std::thread([&] { manager->get_collector().end_span(call, {TaskStatus::completed, {}, {5, 0, 0, 0, 0}}); }).join();
+    collector.end_span(call, {TaskStatus::failed, "late", {100, 0, 0, 0, 0}});
+    const TelemetrySession s = session();
+    const Span& span = span_named(s, "gpt-4o");
+    EXPECT_EQ(span.tokens.prompt_tokens, 5);
+    EXPECT_EQ(span.status, TaskStatus::completed);
+    EXPECT_TRUE(span.error.empty());
 }
 
 TEST_F(CollectorTest, TwoSessionsInOneProcessHandOutDifferentSpanIds) {

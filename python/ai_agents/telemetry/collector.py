@@ -95,7 +95,7 @@ class TelemetryCollector:
                  error: Optional[str] = None, prompt_tokens: int = 0, completion_tokens: int = 0,
                  cache_read_tokens: int = 0, cache_write_tokens: int = 0,
                  reasoning_tokens: int = 0) -> None:
-        """Closes a span begun by begin_span. Its first end counts; the end of a span this
+        """Closes a span begun by begin_span. Its earliest end counts; the end of a span this
         session never began makes no span."""
         self._engine("end_span", None, "end_span", span_id, status, error or "", prompt_tokens,
                      completion_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens)
