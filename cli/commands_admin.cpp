@@ -189,10 +189,11 @@ int doctor(const Context& context) {
     Catalog catalog;
     if (problem.empty()) catalog = load_catalog(context.directory, true);
     const auto stats = TelemetryDataStore(context.directory).stats();
-    // Damaged sessions of ours are a problem; other JSON files beside them (a package.json) are not.
+    // Damaged or unreadable session files are a problem; other JSON documents beside them (a
+    // package.json: valid JSON, no schema_version) are not.
     std::vector<const SkippedFile*> damaged, foreign;
     for (const SkippedFile& file : catalog.skipped)
-        (TelemetryDataStore::begins_as_session_file(file.path) ? damaged : foreign).push_back(&file);
+        (file.reason.starts_with("not a session file") ? foreign : damaged).push_back(&file);
     Config as_stored = config;
     as_stored.storage_dir = context.directory;
     const auto prices = PriceTable::for_config(as_stored);  // with the store's prices.json

@@ -76,7 +76,7 @@ std::vector<std::string> session_files(const std::string& directory) {
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
         const fs::path& path = entry.path();
         if (path.extension() != ".json" || path.filename().string().front() == '.') continue;
-        if (path.filename() == "prices.json") continue;  // the store's own price file (README, Pricing)
+        if (path.filename() == TelemetryDataStore::kPriceFileName) continue;
         std::error_code type_ec;
         if (!entry.is_regular_file(type_ec)) continue;
         files.push_back(path.string());

@@ -45,7 +45,7 @@ std::vector<DirectoryEntry> list_directory(const std::string& directory) {
 
 /// The session id of a file named "<id><suffix>", or empty.
 std::string id_of(const std::string& name, std::string_view suffix) {
-    if (!name.ends_with(suffix)) return {};
+    if (!name.ends_with(suffix) || name == TelemetryDataStore::kPriceFileName) return {};
     std::string id = name.substr(0, name.size() - suffix.size());
     return TelemetryDataStore::is_valid_session_id(id) ? id : std::string{};
 }
@@ -78,8 +78,7 @@ bool written_by_us(const std::string& path, const std::string& name, std::string
                                             name.size() - json_at - kSessionSuffix.size() - 1 - kTempSuffix.size());
         return !pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos;
     }
-    if (suffix == kSessionSuffix) return TelemetryDataStore::begins_as_session_file(path);
-    return begins_with(path, R"({"journal_version":)");
+    return begins_with(path, suffix == kJournalSuffix ? R"({"journal_version":)" : R"({"schema_version":)");
 }
 
 
@@ -105,10 +104,6 @@ std::int64_t flushed_end_ns(const std::string& path) {
 
 
 }  // namespace
-
-bool TelemetryDataStore::begins_as_session_file(const std::string& path) noexcept {
-    return begins_with(path, R"({"schema_version":)");
-}
 
 TelemetryDataStore::TelemetryDataStore(std::string directory) noexcept
     : directory_(std::move(directory)) {

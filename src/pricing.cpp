@@ -1,3 +1,4 @@
+#include <sop_telemetry/data_store.hpp>
 #include <sop_telemetry/error_handler.hpp>
 #include <sop_telemetry/pricing.hpp>
 
@@ -198,8 +199,10 @@ double cost_of(const ModelPrice& price, const TokenCounts& tokens) noexcept {
 
 std::shared_ptr<const PriceTable> PriceTable::for_config(const Config& config) {
     auto table = std::make_shared<PriceTable>(PriceTable::built_in());
-    for (const std::string& path : {config.storage_dir + "/prices.json", config.price_file}) {
-        if (path.empty() || path == "/prices.json") continue;
+    const std::string own =
+        config.storage_dir.empty() ? std::string() : config.storage_dir + "/" + std::string(TelemetryDataStore::kPriceFileName);
+    for (const std::string& path : {own, config.price_file}) {
+        if (path.empty()) continue;
         if (::access(path.c_str(), F_OK) != 0) {
             // The storage directory's own file is optional; a price file named in the config is not.
             if (path == config.price_file) get_error_handler().record("pricing", "price file " + path + " not found");

@@ -38,9 +38,8 @@ public:
 
     /// Session ids are [A-Za-z0-9_.-], 1..128 characters, not starting with '.'.
     static bool is_valid_session_id(std::string_view id) noexcept;
-    /// Whether the file at `path` begins as this library writes a session file (a damaged one
-    /// of ours still does; a package.json or prices.json beside them does not).
-    static bool begins_as_session_file(const std::string& path) noexcept;
+    /// The store's own price file (PriceTable::for_config): beside the sessions, never one.
+    static constexpr std::string_view kPriceFileName = "prices.json";
     std::string session_path(std::string_view id) const;
     std::string journal_path(std::string_view id) const;
 

@@ -199,7 +199,7 @@ def test_bad_files_are_skipped_with_one_warning_each(store):
     assert any("empty.json: empty file" in w for w in warnings)
     assert run_json("--dir", str(store), "stats")["sessions"] == 3
     doctor = json.loads(run("--dir", str(store), "doctor", "--json", check_code=1).stdout)
-    assert (doctor["skipped_files"], doctor["other_files"]) == (1, 3)  # only the truncated one is a session
+    assert (doctor["skipped_files"], doctor["other_files"]) == (3, 1)  # corrupt, truncated, empty; foreign
 
 
 def test_the_stores_price_file_and_other_json_beside_the_sessions_are_no_problem(store):

@@ -247,6 +247,18 @@ TEST(Storage, TasksEndEvenPastTheEventBudget) {
     EXPECT_EQ(stored->dropped_events, 12u);  // 8 tool calls recorded within the budget
 }
 
+TEST(Storage, TheStoresPriceFileIsNoSession) {
+    TempDir dir;
+    testing::write_text(dir / "prices.json", R"({"version":"mine","models":{"m":{"input":1,"output":2}}})");
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    const auto errors = testing::error_count("list_sessions");
+    manager->flush_data();
+    EXPECT_EQ(manager->get_all_session_ids(), std::vector<std::string>{manager->session_id()});
+    EXPECT_EQ(manager->get_storage_stats().total_files, 1u);
+    EXPECT_EQ(testing::error_count("list_sessions"), errors);
+    EXPECT_TRUE(manager->get_session_data()->price_table_version.ends_with("+mine"));
+}
+
 TEST(Storage, SessionIdValidationRejectsPathTricks) {
     for (const char* bad : {"", ".hidden", "../x", "a/b", "a\\b", "a b", "x\n"})
         EXPECT_FALSE(TelemetryDataStore::is_valid_session_id(bad)) << bad;
