@@ -49,17 +49,17 @@ int main(int argc, char** argv) {
     std::string reference = "latest", other;
     std::size_t max_spans = 200;
     auto* show = app.add_subcommand("show", "One session: tasks, tokens and cost, time by agent and tool, errors, span tree");
-    show->add_option("session", reference, "Session id, unique prefix, or 'latest'");
+    show->add_option("session", reference, "Session id, unique prefix, or 'latest' (the default)");
     show->add_option("--max-spans", max_spans, "Span tree lines at most (default 200)")->check(kCount);
     auto* compare = app.add_subcommand("compare", "Two sessions side by side, with deltas");
     compare->add_option("a", reference, "First session")->required();
     compare->add_option("b", other, "Second session")->required();
     auto* insights = app.add_subcommand("insights", "Suggestions, with the numbers behind them");
-    insights->add_option("session", reference, "Session id or 'latest'");
+    insights->add_option("session", reference, "Session id, unique prefix, or 'latest' (the default)");
 
     std::string format = "json", output;
     auto* export_command = app.add_subcommand("export", "A session as JSON or CSV (one row per LLM call, tool call, agent run)");
-    export_command->add_option("session", reference, "Session id or 'latest'");
+    export_command->add_option("session", reference, "Session id, unique prefix, or 'latest' (the default)");
     export_command->add_option("--format", format, "json or csv")->check(CLI::IsMember({"json", "csv"}));
     export_command->add_option("-o,--output", output, "File to write (default: stdout)");
 
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
 
     std::string report_output = "report.html";
     auto* report = app.add_subcommand("report", "One self-contained HTML file: timeline, tokens and cost, time by tool");
-    report->add_option("session", reference, "Session id or 'latest'");
+    report->add_option("session", reference, "Session id, unique prefix, or 'latest' (the default)");
     report->add_option("-o,--output", report_output, "HTML file to write (default report.html)");
     std::size_t report_spans = kPageSpans;
     report->add_option("--max-spans", report_spans, "Timeline rows at most (default 5000)")->check(kCount);

@@ -113,7 +113,7 @@ Config resolve_config(Config config, std::vector<std::string>* problems) noexcep
         if (auto journal = env_flag("SOP_TELEMETRY_JOURNAL", problems)) config.journal = *journal;
         if (auto events = env_number("SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", problems))
             config.max_events_per_session = *events > 0 ? static_cast<std::uint64_t>(*events) : 0;
-        if (const char* names = std::getenv("SOP_TELEMETRY_ENV_ALLOWLIST"); names != nullptr) {
+        if (const std::string names = env("SOP_TELEMETRY_ENV_ALLOWLIST"); !names.empty()) {  // empty: unset, as the others
             config.env_allowlist.clear();
             std::string_view rest = names;
             while (!rest.empty()) {

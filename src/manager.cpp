@@ -137,6 +137,10 @@ bool TelemetryManager::initialize(const Config& requested) noexcept {
             return true;
         }
         for (const auto& problem : problems) get_error_handler().record("config", problem);
+        if (impl_->forked()) {  // moving storage would take the parent's files from under it
+            get_error_handler().record("initialize", "a forked process does not reconfigure its parent's session");
+            return false;
+        }
         impl_->reconfigure(next);
         impl_->apply_log_level();
         return true;

@@ -26,8 +26,9 @@ bool write_all(int fd, std::string_view data, std::string& error) noexcept;
 /// failure the temp file is removed and `path` is untouched.
 bool write_file_atomic(const std::string& path, std::string_view content, std::string& error) noexcept;
 
-/// Files are read whole; beyond this they are refused rather than exhaust memory.
-constexpr std::size_t kMaxReadBytes = std::size_t{1} << 30;
+/// Files are read whole; beyond this they are refused rather than exhaust memory. Above what
+/// the engine writes for its largest budget (2,000,000 events with long error texts: ~3 GB).
+constexpr std::size_t kMaxReadBytes = std::size_t{16} << 30;
 
 /// The content of the regular file `path`, of at most `max_bytes`. Anything else (a FIFO, a
 /// device such as /dev/zero, a directory) is refused without waiting on it. `error` says why,

@@ -247,6 +247,21 @@ TEST(Storage, TasksEndEvenPastTheEventBudget) {
     EXPECT_EQ(stored->dropped_events, 12u);  // 8 tool calls recorded within the budget
 }
 
+TEST(Storage, AForkedChildCannotMoveItsParentsSession) {
+    // A child's initialize() with another storage_dir deleted the parent's flushed file and journal.
+    TempDir dir, other;
+    auto manager = testing::make_manager(testing::test_config(dir.str()));
+    manager->get_collector().record_llm_call("gpt-4o", 1, 1, 0);
+    ASSERT_TRUE(manager->flush_data());
+    const std::string id = manager->session_id();
+    const testing::ChildOutcome outcome = testing::run_in_child([&] {
+        return !manager->initialize(testing::test_config(other.str()));
+    });
+    EXPECT_EQ(outcome, testing::ChildOutcome::passed);
+    EXPECT_TRUE(fs::exists(dir / (id + ".json")));
+    EXPECT_TRUE(fs::exists(dir / (id + ".jsonl")));
+}
+
 TEST(Storage, TheStoresPriceFileIsNoSession) {
     TempDir dir;
     testing::write_text(dir / "prices.json", R"({"version":"mine","models":{"m":{"input":1,"output":2}}})");

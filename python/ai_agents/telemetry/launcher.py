@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("SOP_TELEMETRY_AUTO", "1")  # the program's own Python children
     # Started as SOP_TELEMETRY_AUTO starts it: a program that records nothing leaves no file.
     importlib.import_module("ai_agents.telemetry_autoload")  # starts the session, instruments smolagents
+    if "ai_agents.telemetry" not in sys.modules:  # the autoload keeps the program going whatever happens
+        print("sop-telemetry-run: the telemetry could not start (a broken install?); "
+              "the program runs without it", file=sys.stderr)
 
     if args[0] == "-m":
         if len(args) < 2:
