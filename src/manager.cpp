@@ -32,7 +32,6 @@ std::string new_session_id(std::int64_t start_ns) {
     return id;
 }
 
-
 }  // namespace
 
 struct TelemetryManager::Impl {
