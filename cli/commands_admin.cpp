@@ -170,6 +170,13 @@ int recover_sessions(const Context& context) {
 
 constexpr double kLowFreeMb = 50;  // doctor: less free space than this is a problem
 
+/// The messages the error handler holds for `operation` (newest last).
+std::vector<std::string> recorded_messages(std::string_view operation) {
+    for (const ErrorRecord& record : get_error_handler().get_error_summary())
+        if (record.operation == operation) return record.recent_messages;
+    return {};
+}
+
 int doctor(const Context& context) {
     std::vector<std::string> config_problems;
     const Config config = resolve_config(Config{}, &config_problems);
@@ -196,9 +203,11 @@ int doctor(const Context& context) {
         (file.reason.starts_with("not a session file") ? foreign : damaged).push_back(&file);
     Config as_stored = config;
     as_stored.storage_dir = context.directory;
+    get_error_handler().reset_error_state();  // what loading the prices records, and only that
     const auto prices = PriceTable::for_config(as_stored);  // with the store's prices.json
+    const std::vector<std::string> price_problems = recorded_messages("pricing");
     const bool healthy = problem.empty() && writable && free_mb > kLowFreeMb && damaged.empty() &&
-                         config_problems.empty();
+                         config_problems.empty() && price_problems.empty();
     if (context.json) {
         std::string text;
         JsonWriter out(text);
@@ -212,6 +221,8 @@ int doctor(const Context& context) {
             .field("price_table_version", prices->version()).field("healthy", healthy);
         out.key("config_problems").begin_array();
         for (const std::string& p : config_problems) out.value(p);
+        out.end_array().key("price_problems").begin_array();
+        for (const std::string& p : price_problems) out.value(p);
         out.end_array().end_object();
         print_json(text);
         return healthy ? kOk : kFailure;
@@ -236,6 +247,8 @@ int doctor(const Context& context) {
     check(config_problems.empty(), config_problems.empty() ? "configuration from the environment is valid"
                                                            : "configuration problems:");
     for (const std::string& p : config_problems) std::printf("       %s\n", printable(p).c_str());
+    check(price_problems.empty(), price_problems.empty() ? "price files are valid" : "price files:");
+    for (const std::string& p : price_problems) std::printf("       %s\n", printable(p).c_str());
     std::printf("  telemetry %s, code metrics %s, price table %s (%zu models)\n",
                 config.enabled ? "enabled" : "disabled", config.code_metrics ? "on" : "off",
                 prices->version().c_str(), prices->size());

@@ -273,6 +273,11 @@ def test_doctor_reports_a_healthy_store(store):
 
 
 def test_doctor_fails_on_every_problem_it_shows(store):
+    (store / "prices.json").write_text('{"models": {"m": {"input": -1, "output": 1}}}')
+    broken = json.loads(run("--dir", str(store), "doctor", "--json", check_code=1).stdout)
+    assert not broken["healthy"] and "prices.json" in broken["price_problems"][0]
+    assert "FAIL price files:" in run("--dir", str(store), "doctor", check_code=1).stdout
+    (store / "prices.json").unlink()
     bad = {"SOP_TELEMETRY_FLUSH_INTERVAL_MS": "abc"}
     assert "FAIL configuration problems" in run("--dir", str(store), "doctor", env=bad, check_code=1).stdout
     assert json.loads(run("--dir", str(store), "doctor", "--json", env=bad, check_code=1).stdout)["healthy"] is False
