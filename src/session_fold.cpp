@@ -50,7 +50,6 @@ std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<dou
                                std::unordered_map<std::uint64_t, std::size_t>& index) {
     std::vector<Span> spans;
     std::vector<char> begun;
-    std::vector<char> ended;
     spans.reserve(events.size());
     index.reserve(events.size());
     for (const Event& event : events) {
@@ -59,7 +58,6 @@ std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<dou
             spans.emplace_back();
             stored_cost.push_back(NAN);
             begun.push_back(0);
-            ended.push_back(0);
             spans.back().span_id = event.span_id;
             spans.back().kind = event.kind;
         }
@@ -75,8 +73,8 @@ std::vector<Span> merge_events(const std::vector<Event>& events, std::vector<dou
             span.start_time = to_timestamp(event.start_ns);
         }
         const Timestamp end = to_timestamp(event.end_ns);
-        if (event.type != EventType::begin && (!ended[at] || end < *span.end_time)) {
-            ended[at] = 1;  // the earliest end: buffers (threads) come in no order of time
+        // The earliest end: buffers (threads) come in no order of time.
+        if (event.type != EventType::begin && (!span.end_time || end < *span.end_time)) {
             span.end_time = end;
             span.status = event.status;
             span.error.assign(event.error);
