@@ -56,16 +56,6 @@ bool older_than(const struct stat& info, int max_age_days) {
     return age > std::int64_t(max_age_days) * 86400;
 }
 
-/// Whether the file at `path` begins with `expected` (at most 31 bytes).
-bool begins_with(const std::string& path, std::string_view expected) noexcept {
-    char head[32] = {};
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) return false;
-    const std::size_t got = std::fread(head, 1, std::min(expected.size(), sizeof head - 1), file);
-    std::fclose(file);
-    return std::string_view(head, got) == expected;
-}
-
 /// Whether a file starts the way this library writes it: a session file, a journal (its header
 /// line), or an atomic write's temp file `<id>.json.<pid>.tmp`. Cleanup removes nothing else
 /// (a package.json that happens to sit in the directory is not ours).
@@ -78,9 +68,14 @@ bool written_by_us(const std::string& path, const std::string& name, std::string
                                             name.size() - json_at - kSessionSuffix.size() - 1 - kTempSuffix.size());
         return !pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos;
     }
-    return begins_with(path, suffix == kJournalSuffix ? R"({"journal_version":)" : R"({"schema_version":)");
+    const std::string_view expected = suffix == kJournalSuffix ? R"({"journal_version":)" : R"({"schema_version":)";
+    char head[32] = {};
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return false;
+    const std::size_t got = std::fread(head, 1, expected.size(), file);
+    std::fclose(file);
+    return std::string_view(head, got) == expected;
 }
-
 
 bool is_session_file(const std::string& content) {
     simdjson::dom::parser parser;
