@@ -317,9 +317,12 @@ PyObject* make_hook_type() {
         {Py_tp_getset, getset},
         {0, nullptr},
     };
+    // Immutable: Python 3.11+ specialises `obj.method(...)` only for a descriptor of an immutable
+    // type; a mutable one left every call site of a patched method doing a full lookup.
     static PyType_Spec spec = {
         "ai_agents.telemetry._core.Hook", sizeof(Hook), 0,
-        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR,
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR |
+            Py_TPFLAGS_IMMUTABLETYPE,
         slots};
     PyObject* type = PyType_FromSpec(&spec);
     if (type == nullptr) throw nb::python_error();

@@ -1,5 +1,8 @@
 """AgentInstrumentor: reversibility, no double counting, user and duck-typed models, identical
 outputs, and telemetry faults that never reach the agent."""
+import sys
+
+import pytest
 import smolagents.agents as agents
 import smolagents.local_python_executor as executor
 import smolagents.models as models
@@ -155,6 +158,40 @@ def test_a_hook_looks_and_binds_like_the_function_it_stands_in_for():
     bound = model.generate
     assert bound.__self__ is model and bound.__func__ is ScriptedModel.__dict__["generate"]
     assert "hook" in repr(hook) and original.__qualname__ in repr(hook)
+
+
+def _method_load_after_warm_up(cls):
+    """The instruction `obj.method()` loads the method with, once the interpreter has had the
+    chance to specialise it (Python 3.11+ rewrites it in place after a few calls)."""
+    import dis
+
+    namespace = {}
+    exec("def call_site(obj):\n    return obj.method()\n", namespace)  # fresh bytecode per class
+    call_site, obj = namespace["call_site"], cls()
+    for _ in range(200):
+        call_site(obj)
+    return next(i.opname for i in dis.get_instructions(call_site, adaptive=True) if i.argval == "method")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="the specialising interpreter came in 3.11")
+def test_a_call_through_a_hook_is_specialised_like_a_call_of_the_function():
+    # The interpreter specialises a method load only when the descriptor's type is immutable;
+    # otherwise every call site of a patched method (self.model.generate(...), every step) does a
+    # full attribute lookup each time.
+    def method(self):
+        return 1
+
+    class Plain:
+        pass
+
+    class Hooked:
+        pass
+
+    Plain.method = method
+    Hooked.method = _core.make_hook(method, _core.HookKind.GENERATE)
+    plain = _method_load_after_warm_up(Plain)
+    assert plain not in ("LOAD_METHOD", "LOAD_METHOD_ADAPTIVE", "LOAD_ATTR")  # it does specialise here
+    assert _method_load_after_warm_up(Hooked) == plain
 
 
 def test_exceptions_pass_through_a_hook_untouched(telemetry):
