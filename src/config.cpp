@@ -111,6 +111,7 @@ Config resolve_config(Config config, std::vector<std::string>* problems) noexcep
             config.flush_interval = std::chrono::milliseconds(*ms);
         // What shapes a session when it starts, for programs whose session starts at import.
         if (auto journal = env_flag("SOP_TELEMETRY_JOURNAL", problems)) config.journal = *journal;
+        if (auto sigterm = env_flag("SOP_TELEMETRY_SIGTERM", problems)) config.handle_sigterm = *sigterm;
         if (auto events = env_number("SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", problems))
             config.max_events_per_session = *events > 0 ? static_cast<std::uint64_t>(*events) : 0;
         if (const std::string names = env("SOP_TELEMETRY_ENV_ALLOWLIST"); !names.empty()) {  // empty: unset, as the others

@@ -5,6 +5,7 @@
 
 #include "detail/file_io.hpp"
 #include "detail/session_writer.hpp"
+#include "detail/termination.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,13 @@ std::string new_session_id(std::int64_t start_ns) {
     return id;
 }
 
+/// The manager get_instance() gives: the only one that answers SIGTERM (the others may be
+/// destroyed while the handler lives).
+TelemetryManager* g_process_manager = nullptr;
+
+/// How long writing the session may hold up the end of a process that SIGTERM asked to go.
+constexpr std::chrono::milliseconds kTerminationDeadline{5000};
+
 }  // namespace
 
 struct TelemetryManager::Impl {
@@ -52,6 +60,8 @@ struct TelemetryManager::Impl {
         std::shared_ptr<TelemetrySession> session;
     };
     std::list<CachedSession> cache;  // newest first
+    bool is_process_manager = false;  // get_instance()'s
+    bool answers_sigterm = false;
 
     void apply_log_level() { get_error_handler().set_log_level(config.log_level); }
 
@@ -72,6 +82,38 @@ struct TelemetryManager::Impl {
                                                      config.storage_dir);
     }
 
+    /// SIGTERM writes the session first (detail/termination.hpp): for the process-wide manager,
+    /// in the process that started the session, while the program has no handler of its own.
+    void answer_sigterm(bool wanted) {
+        if (wanted && is_process_manager && !forked()) {
+            answers_sigterm = detail::install_termination_handler(
+                [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); },
+                [] { TelemetryManager::get_instance().flush_data(); }, kTerminationDeadline);
+        } else if (answers_sigterm) {
+            detail::uninstall_termination_handler();
+            answers_sigterm = false;
+        }
+    }
+
+    /// The session's end (shutdown, or SIGTERM with `cut_off` as the reason). Under `mutex`.
+    void finish(std::string_view cut_off) {
+        if (closed) return;
+        closed = true;
+        if (!core || forked()) return;
+        answer_sigterm(false);  // nothing left to write when it comes
+        core->enabled = false;
+        // A task the program never ended is over with it: cancelled, not running for ever.
+        // A lane of its own: at exit (atexit) this thread's buffer cache is already gone.
+        TelemetryCollector collector = TelemetryCollector(core).serialized();
+        const std::vector<std::uint64_t> open = core->open_task_spans();
+        for (auto it = open.rbegin(); it != open.rend(); ++it) collector.end_span(*it, {TaskStatus::cancelled, {}, {}});
+        if (writer->finish(cut_off)) get_error_handler().log(LogLevel::debug, "session " + core->session_id + " written");
+        // At the end, not the start: the configuration in force by then decides (a Python
+        // program's initialize() comes after the import has started the session).
+        if (config.auto_cleanup && writer->storage_available())
+            TelemetryDataStore(config.storage_dir).cleanup(config.max_file_age_days, {core->session_id});
+    }
+
     /// A new configuration for a running session.
     void reconfigure(const Config& next) {
         // These shape the session when it starts; a running one keeps them.
@@ -84,6 +126,7 @@ struct TelemetryManager::Impl {
         if (next.env_allowlist != config.env_allowlist) keeps("env_allowlist");
         if (next.storage_dir != config.storage_dir) writer->move_to(next.storage_dir);
         if (next.flush_interval != config.flush_interval) writer->set_interval(next.flush_interval);
+        if (next.handle_sigterm != config.handle_sigterm) answer_sigterm(next.handle_sigterm);
         if (next.price_file != config.price_file || next.storage_dir != config.storage_dir)
             writer->set_prices(PriceTable::for_config(next));
         core->enabled = next.enabled;
@@ -100,6 +143,7 @@ TelemetryManager& TelemetryManager::get_instance() noexcept {
     // Never destroyed: collectors may still record while other static objects go away.
     static TelemetryManager* instance = [] {
         auto* manager = new TelemetryManager();
+        g_process_manager = manager;
         std::atexit([] { TelemetryManager::get_instance().shutdown(); });
         return manager;
     }();
@@ -132,7 +176,11 @@ bool TelemetryManager::initialize(const Config& requested) noexcept {
             impl_->config = next;
             impl_->apply_log_level();
             for (const auto& problem : problems) get_error_handler().record("config", problem);
-            if (next.enabled) impl_->start_session();
+            impl_->is_process_manager = this == g_process_manager;
+            if (next.enabled) {
+                impl_->start_session();
+                impl_->answer_sigterm(next.handle_sigterm);
+            }
             return true;
         }
         for (const auto& problem : problems) get_error_handler().record("config", problem);
@@ -315,26 +363,14 @@ int TelemetryManager::recover_sessions() noexcept {
     }
 }
 
-void TelemetryManager::shutdown() noexcept {
+void TelemetryManager::shutdown() noexcept { end_session({}); }
+
+void TelemetryManager::end_session(std::string_view cut_off) noexcept {
     if (!impl_) return;
     try {
+        if (!cut_off.empty() && discard_if_empty()) return;  // nothing recorded: no file
         std::lock_guard lock(impl_->mutex);
-        if (impl_->closed) return;
-        impl_->closed = true;
-        if (!impl_->core) return;
-        if (impl_->forked()) return;
-        impl_->core->enabled = false;
-        // A task the program never ended is over with it: cancelled, not running for ever.
-        // A lane of its own: at exit (atexit) this thread's buffer cache is already gone.
-        TelemetryCollector collector = TelemetryCollector(impl_->core).serialized();
-        const std::vector<std::uint64_t> open = impl_->core->open_task_spans();
-        for (auto it = open.rbegin(); it != open.rend(); ++it) collector.end_span(*it, {TaskStatus::cancelled, {}, {}});
-        if (impl_->writer->finish())
-            get_error_handler().log(LogLevel::debug, "session " + impl_->core->session_id + " written");
-        // At the end, not the start: the configuration in force by then decides (a Python
-        // program's initialize() comes after the import has started the session).
-        if (impl_->config.auto_cleanup && impl_->writer->storage_available())
-            TelemetryDataStore(impl_->config.storage_dir).cleanup(impl_->config.max_file_age_days, {impl_->core->session_id});
+        impl_->finish(cut_off);
     } catch (const std::exception& error) {
         get_error_handler().record("shutdown", error.what());
     }

@@ -177,6 +177,14 @@ TelemetrySession fold_session(const SessionHeader& header, const std::vector<Eve
     std::unordered_map<std::uint64_t, std::size_t> index;
     index.reserve(events.size());
     std::vector<Span> spans = merge_events(events, stored_cost, index);
+    if (!header.cut_off.empty()) {
+        for (Span& span : spans) {
+            if (span.end_time) continue;
+            span.end_time = open_end;
+            span.status = TaskStatus::cancelled;
+            span.error = header.cut_off;
+        }
+    }
     std::unordered_map<std::string_view, std::optional<ModelPrice>> price_of;  // per model
     for (std::size_t i = 0; i < spans.size(); ++i) {
         Span& span = spans[i];

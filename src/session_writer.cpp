@@ -95,8 +95,9 @@ void SessionWriter::move_to(const std::string& storage_dir) {
     journaled_dropped_ = 0;
 }
 
-SessionHeader SessionWriter::header(std::optional<std::int64_t> end_ns) const {
+SessionHeader SessionWriter::header(std::optional<std::int64_t> end_ns, std::string_view cut_off) const {
     SessionHeader header;
+    header.cut_off = cut_off;
     header.session_id = core_->session_id;
     header.start_ns = core_->start_ns;
     header.end_ns = end_ns;
@@ -106,9 +107,9 @@ SessionHeader SessionWriter::header(std::optional<std::int64_t> end_ns) const {
     return header;
 }
 
-TelemetrySession SessionWriter::fold(std::optional<std::int64_t> end_ns) const {
+TelemetrySession SessionWriter::fold(std::optional<std::int64_t> end_ns, std::string_view cut_off) const {
     const std::vector<Event> events = core_->log.snapshot();
-    return fold_session(header(end_ns), events, core_->code_metrics(), *prices(), now_ns());
+    return fold_session(header(end_ns, cut_off), events, core_->code_metrics(), *prices(), now_ns());
 }
 
 void SessionWriter::count_failure(const char* operation, const std::string& error) {
@@ -277,8 +278,8 @@ bool SessionWriter::append_journal() {
     return true;
 }
 
-bool SessionWriter::write_session_file(std::optional<std::int64_t> end_ns) {
-    const TelemetrySession session = fold(end_ns);
+bool SessionWriter::write_session_file(std::optional<std::int64_t> end_ns, std::string_view cut_off) {
+    const TelemetrySession session = fold(end_ns, cut_off);
     std::lock_guard lock(state_mutex_);
     if (!store_->write_session(session)) {
         storage_ok_ = false;
@@ -312,12 +313,12 @@ void SessionWriter::discard() {
     finished_ = true;
 }
 
-bool SessionWriter::finish() {
+bool SessionWriter::finish(std::string_view cut_off) {
     stop_worker();
     std::lock_guard io(io_mutex_);
     if (finished_) return true;
     process_code_jobs();
-    const bool written = write_session_file(now_ns());
+    const bool written = write_session_file(now_ns(), cut_off);
     if (written) {
         journal_.close(true);
     } else {

@@ -31,6 +31,9 @@ struct Config {
     bool journal = true;
     /// Measure lines changed in the project's git working tree per task.
     bool code_metrics = true;
+    /// When SIGTERM ends the process and the program has no handler of its own for it: write
+    /// the session first, then end as SIGTERM would have (the process-wide manager only).
+    bool handle_sigterm = true;
     /// Extra environment variable names to record (secret-looking names are still refused).
     std::vector<std::string> env_allowlist;
     /// A JSON price file whose models override and extend the built-in table.

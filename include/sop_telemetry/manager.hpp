@@ -84,6 +84,10 @@ public:
     void set_python_version(std::string_view version) noexcept;
 
 private:
+    /// shutdown(); with `cut_off`, the end of a process SIGTERM ends: spans still running end
+    /// cancelled for that reason, and a session that recorded nothing leaves no file.
+    void end_session(std::string_view cut_off) noexcept;
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

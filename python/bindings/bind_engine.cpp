@@ -116,6 +116,7 @@ void bind_config(nb::module_& m) {
         .def_rw("max_events_per_session", &Config::max_events_per_session)
         .def_rw("journal", &Config::journal)
         .def_rw("code_metrics", &Config::code_metrics)
+        .def_rw("handle_sigterm", &Config::handle_sigterm)
         .def_rw("env_allowlist", &Config::env_allowlist)
         .def_rw("price_file", &Config::price_file)
         .def_rw("log_level", &Config::log_level);

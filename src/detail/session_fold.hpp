@@ -20,6 +20,8 @@ struct SessionHeader {
     EnvironmentInfo environment;
     std::uint64_t dropped_events = 0;
     bool incomplete = false;
+    /// Non-empty: the process was ended (SIGTERM) and what still ran was cut off, for this reason.
+    std::string cut_off;
 };
 
 /// Builds the session view. LLM events that carry a stored cost keep it; the others are priced

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -42,13 +43,14 @@ public:
     /// Pending snapshots and events to disk, then the session file; false when it failed.
     bool flush();
     /// Stops the worker and writes the final session file; the journal is removed only once
-    /// that file is safely written.
-    bool finish();
+    /// that file is safely written. `cut_off` non-empty: the process is being ended, and the
+    /// spans still running end cancelled with it as their error.
+    bool finish(std::string_view cut_off = {});
     /// Stops the worker and leaves no file of the session: no session file (one an earlier
     /// flush wrote is removed), no journal.
     void discard();
 
-    TelemetrySession fold(std::optional<std::int64_t> end_ns) const;
+    TelemetrySession fold(std::optional<std::int64_t> end_ns, std::string_view cut_off = {}) const;
     std::shared_ptr<const PriceTable> prices() const;
     std::string storage_dir() const;
     bool storage_available() const noexcept { return storage_ok_.load(); }
@@ -67,9 +69,9 @@ private:
     std::unique_lock<std::mutex> lock_io_ahead_of_worker();
     bool append_journal();          // under io_mutex_
     bool ensure_journal_open();     // under io_mutex_
-    bool write_session_file(std::optional<std::int64_t> end_ns);  // under io_mutex_
+    bool write_session_file(std::optional<std::int64_t> end_ns, std::string_view cut_off = {});  // under io_mutex_
     void count_failure(const char* operation, const std::string& error);
-    SessionHeader header(std::optional<std::int64_t> end_ns) const;
+    SessionHeader header(std::optional<std::int64_t> end_ns, std::string_view cut_off = {}) const;
 
     const std::shared_ptr<SessionCore> core_;
     const bool journal_enabled_;

@@ -57,9 +57,11 @@ TEST(Config, WhatShapesASessionAtItsStartHasEnvironmentVariablesToo) {
     ScopedEnv journal("SOP_TELEMETRY_JOURNAL", "off");
     ScopedEnv events("SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", "5000");
     ScopedEnv allowlist("SOP_TELEMETRY_ENV_ALLOWLIST", "CI, BUILD_ID,,");
+    ScopedEnv sigterm("SOP_TELEMETRY_SIGTERM", "0");
     std::vector<std::string> problems;
     const Config config = resolve_config({}, &problems);
     EXPECT_FALSE(config.journal);
+    EXPECT_FALSE(config.handle_sigterm);
     EXPECT_EQ(config.max_events_per_session, 5000u);
     EXPECT_EQ(config.env_allowlist, (std::vector<std::string>{"CI", "BUILD_ID"}));
     EXPECT_TRUE(problems.empty());

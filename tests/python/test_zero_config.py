@@ -1,6 +1,5 @@
 """Zero configuration, end to end, in fresh interpreters: import-only, SOP_TELEMETRY_AUTO=1
 with no import at all, the sop-telemetry-run launcher, SOP_TELEMETRY_ENABLED=0, and Ctrl-C."""
-import json
 import os
 import signal
 import subprocess
@@ -9,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from fresh_interpreters import SUPPORT, run_python, stored_sessions
 
-SUPPORT = Path(__file__).parent / "support"
 AGENT_SCRIPT = """
 from scripted_models import ScriptedModel, code
 from smolagents import CodeAgent
@@ -18,22 +17,6 @@ agent = CodeAgent(tools=[], model=ScriptedModel([code("final_answer('zero')")], 
                   max_steps=2, verbosity_level=0)
 print(agent.run("零配置任务"))
 """
-
-
-def run_python(tmp_path, script, *, env=None, launcher=None):
-    environment = {key: value for key, value in os.environ.items() if key != "SOP_TELEMETRY_AUTO"}
-    environment.update({"SOP_TELEMETRY_DIR": str(tmp_path / "store"), "PYTHONPATH": str(SUPPORT),
-                        **(env or {})})
-    path = tmp_path / "app.py"
-    path.write_text(script, encoding="utf-8")
-    command = [launcher, str(path)] if launcher else [sys.executable, str(path)]
-    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
-
-
-def stored_sessions(tmp_path):
-    store = tmp_path / "store"
-    files = sorted(store.glob("*.json")) if store.exists() else []
-    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
 
 
 def assert_one_agent_session(tmp_path):

@@ -26,6 +26,7 @@ _CONFIG_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "max_events_per_session": ((int,), int),
     "journal": ((bool,), bool),
     "code_metrics": ((bool,), bool),
+    "handle_sigterm": ((bool,), bool),
     "env_allowlist": ((list, tuple), lambda v: [str(x) for x in v]),
     "price_file": ((str, os.PathLike), os.fspath),
     "log_level": ((str,), lambda v: getattr(_core.LogLevel, v.upper())),

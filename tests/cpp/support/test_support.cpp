@@ -74,21 +74,27 @@ std::uint64_t error_count(const std::string& operation) {
 
 int run_shell(const std::string& command) { return std::system(command.c_str()); }
 
-ChildOutcome run_in_child(const std::function<bool()>& body, std::chrono::seconds limit) {
+std::optional<int> wait_status_of_child(const std::function<int()>& body, std::chrono::milliseconds limit) {
     const pid_t child = ::fork();
     if (child < 0) throw std::runtime_error("fork failed");
-    if (child == 0) ::_exit(body() ? 0 : 1);
+    if (child == 0) ::_exit(body());
     int status = 0;
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (::waitpid(child, &status, WNOHANG) == 0) {
         if (std::chrono::steady_clock::now() > deadline) {
             ::kill(child, SIGKILL);
             ::waitpid(child, &status, 0);
-            return ChildOutcome::hung;
+            return std::nullopt;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ChildOutcome::passed : ChildOutcome::failed;
+    return status;
+}
+
+ChildOutcome run_in_child(const std::function<bool()>& body, std::chrono::seconds limit) {
+    const std::optional<int> status = wait_status_of_child([&] { return body() ? 0 : 1; }, limit);
+    if (!status) return ChildOutcome::hung;
+    return WIFEXITED(*status) && WEXITSTATUS(*status) == 0 ? ChildOutcome::passed : ChildOutcome::failed;
 }
 
 namespace {
@@ -100,7 +106,8 @@ public:
         for (const char* name : {"SOP_TELEMETRY_DIR", "SOP_TELEMETRY_ENABLED",
                                  "SOP_TELEMETRY_LOG_LEVEL", "SOP_TELEMETRY_FLUSH_INTERVAL_MS",
                                  "SOP_TELEMETRY_CODE_METRICS", "SOP_TELEMETRY_JOURNAL",
-                                 "SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", "SOP_TELEMETRY_ENV_ALLOWLIST"})
+                                 "SOP_TELEMETRY_MAX_EVENTS_PER_SESSION", "SOP_TELEMETRY_ENV_ALLOWLIST",
+                                 "SOP_TELEMETRY_SIGTERM"})
             ::unsetenv(name);
         get_error_handler().set_log_callback([](LogLevel, std::string_view) {});
     }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ std::uint64_t error_count(const std::string& operation);
 
 /// Runs `command` with /bin/sh; returns its exit status.
 int run_shell(const std::string& command);
+
+/// The wait status of a forked child that runs `body` and exits with what it returns; nullopt
+/// when it was still running after `limit` (it is killed then).
+std::optional<int> wait_status_of_child(const std::function<int()>& body, std::chrono::milliseconds limit);
 
 /// How `body`, run in a forked child, came out: a hang fails a test instead of stopping the suite.
 enum class ChildOutcome { passed, failed, hung };

@@ -1,0 +1,30 @@
+// Termination by SIGTERM (docker stop, kubectl delete, `timeout`, systemd): by default a process
+// dies at once and its exit hooks never run, so the session file would wait for the journal to
+// be recovered by a later process — which a throw-away container never starts. While SIGTERM
+// has its default action, a handler of ours takes its place: it only wakes a thread of ours,
+// which writes the session and then ends the process by SIGTERM, as it would have ended. A
+// program's own SIGTERM handler, set before or after, is never replaced or overridden.
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+namespace sop_telemetry::detail {
+
+/// Installs the handler while SIGTERM has its default action; false when it has another (the
+/// program's own handler, or ignored) or the handler could not be set up. When SIGTERM comes,
+/// `on_terminate` runs on a thread of ours; once it returns, or after `deadline` at the latest,
+/// the process ends by SIGTERM. A second SIGTERM meanwhile ends it at once. When a program's
+/// handler that replaced ours calls it (chaining to the previous handler), `on_flush` runs
+/// instead and the program decides what happens next. Replaces an earlier installation's
+/// functions. A forked child starts with SIGTERM's default action.
+bool install_termination_handler(std::function<void()> on_terminate, std::function<void()> on_flush,
+                                 std::chrono::milliseconds deadline) noexcept;
+
+/// Puts SIGTERM's default action back if our handler is still the one installed.
+void uninstall_termination_handler() noexcept;
+
+/// Whether our handler is SIGTERM's action now.
+bool termination_handler_installed() noexcept;
+
+}  // namespace sop_telemetry::detail

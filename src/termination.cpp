@@ -1,0 +1,165 @@
+#include "detail/termination.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <thread>
+#include <unistd.h>
+
+namespace sop_telemetry::detail {
+
+namespace {
+
+enum Request : int { kNone = 0, kTerminate = 1, kFlush = 2 };
+
+struct Termination {
+    sem_t wake;  // posted by the handler: sem_post is async-signal-safe
+    std::atomic<int> request{kNone};
+    std::mutex mutex;  // the fields below
+    std::function<void()> on_terminate;
+    std::function<void()> on_flush;
+    std::chrono::milliseconds deadline{5000};
+    pid_t thread_process = 0;  // the process whose thread waits on `wake` (not a forked child)
+};
+
+// Set once, before the handler is first installed, and never freed: the handler and the
+// thread read it for the life of the process.
+Termination* g_termination = nullptr;
+
+extern "C" void handle_sigterm(int);
+
+bool ours_installed() noexcept {
+    struct sigaction current {};
+    return ::sigaction(SIGTERM, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) == 0 &&
+           current.sa_handler == handle_sigterm;
+}
+
+void set_default_action() noexcept {
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    ::sigemptyset(&action.sa_mask);
+    ::sigaction(SIGTERM, &action, nullptr);
+}
+
+// Only async-signal-safe calls: sigaction, sem_post, lock-free atomics.
+extern "C" void handle_sigterm(int) {
+    const int saved_errno = errno;
+    Termination* termination = g_termination;
+    if (termination != nullptr) {
+        if (ours_installed()) {
+            set_default_action();  // a second SIGTERM ends the process at once
+            termination->request.store(kTerminate);
+        } else {  // called by a program's handler that took our place: it decides the rest
+            int none = kNone;
+            termination->request.compare_exchange_strong(none, kFlush);
+        }
+        ::sem_post(&termination->wake);
+    }
+    errno = saved_errno;
+}
+
+/// Runs `work` on a thread of its own and waits for it `deadline` at most (a write stuck on a
+/// dead network file system must not keep the process alive).
+void run_with_deadline(const std::function<void()>& work, std::chrono::milliseconds deadline) {
+    if (!work) return;
+    struct Done {
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool done = false;
+    };
+    auto state = std::make_shared<Done>();
+    try {
+        std::thread([state, work] {
+            work();
+            std::lock_guard lock(state->mutex);
+            state->done = true;
+            state->changed.notify_all();
+        }).detach();
+    } catch (...) {
+        work();  // no thread to be had: without a deadline, then
+        return;
+    }
+    std::unique_lock lock(state->mutex);
+    state->changed.wait_for(lock, deadline, [&] { return state->done; });
+}
+
+void run_terminator() {
+    Termination& termination = *g_termination;
+    for (;;) {
+        while (::sem_wait(&termination.wake) != 0) {
+        }
+        const int request = termination.request.exchange(kNone);
+        std::function<void()> work;
+        std::chrono::milliseconds deadline{};
+        {
+            std::lock_guard lock(termination.mutex);
+            work = request == kTerminate ? termination.on_terminate : termination.on_flush;
+            deadline = termination.deadline;
+        }
+        if (request == kTerminate) {
+            run_with_deadline(work, deadline);
+            // SIGTERM's default action is back (the handler put it back): the process ends as it
+            // would have. A handler the program set meanwhile gets the signal instead.
+            ::kill(::getpid(), SIGTERM);
+        } else if (request == kFlush && work) {
+            work();
+        }
+    }
+}
+
+// A forked child has no terminator thread: SIGTERM must end it at once, as by default.
+void reset_in_child() noexcept {
+    if (ours_installed()) set_default_action();
+}
+
+}  // namespace
+
+bool install_termination_handler(std::function<void()> on_terminate, std::function<void()> on_flush,
+                                 std::chrono::milliseconds deadline) noexcept {
+    static std::mutex install_mutex;
+    try {
+        std::lock_guard install(install_mutex);
+        if (g_termination == nullptr) {
+            auto termination = std::make_unique<Termination>();
+            if (::sem_init(&termination->wake, 0, 0) != 0) return false;
+            g_termination = termination.release();
+            ::pthread_atfork(nullptr, nullptr, reset_in_child);
+        }
+        if (g_termination->thread_process != ::getpid()) {  // first, or a forked child's first
+            std::thread thread(run_terminator);
+            ::pthread_setname_np(thread.native_handle(), "sop-telemetry-t");
+            thread.detach();
+            g_termination->thread_process = ::getpid();
+        }
+        {
+            std::lock_guard lock(g_termination->mutex);
+            g_termination->on_terminate = std::move(on_terminate);
+            g_termination->on_flush = std::move(on_flush);
+            g_termination->deadline = deadline;
+        }
+        if (ours_installed()) return true;
+        struct sigaction current {};
+        if (::sigaction(SIGTERM, nullptr, &current) != 0) return false;
+        if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return false;
+        struct sigaction action {};
+        action.sa_handler = handle_sigterm;
+        ::sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_RESTART;  // the program's interrupted system calls go on as before
+        return ::sigaction(SIGTERM, &action, nullptr) == 0;
+    } catch (...) {
+        return false;
+    }
+}
+
+void uninstall_termination_handler() noexcept {
+    if (ours_installed()) set_default_action();
+}
+
+bool termination_handler_installed() noexcept { return ours_installed(); }
+
+}  // namespace sop_telemetry::detail

@@ -1,0 +1,149 @@
+// SIGTERM: the session is written first, then the process ends as SIGTERM would have ended it;
+// a program's own handler is never replaced; a forked child, a second SIGTERM and a write that
+// takes too long end the process at once. Each case runs in a forked child of its own.
+#include "test_support.hpp"
+
+#include "detail/session_fold.hpp"
+#include "detail/termination.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace sop_telemetry {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+using testing::wait_status_of_child;
+
+bool killed_by_sigterm(const std::optional<int>& status) {
+    return status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM;
+}
+
+/// Sends this process SIGTERM, then waits for what that does; exit code 99 if it lives on.
+int terminate_self_and_wait() {
+    ::kill(::getpid(), SIGTERM);
+    std::this_thread::sleep_for(20s);
+    return 99;
+}
+
+/// Makes `path` exist (the trace a callback leaves).
+void touch(const std::filesystem::path& path) { testing::write_text(path, "x"); }
+
+TEST(Termination, WritesFirstThenEndsTheProcessAsSigtermWould) {
+    TempDir dir;
+    const auto status = wait_status_of_child([&] {
+        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, {}, 5s)) return 2;
+        return terminate_self_and_wait();
+    }, 10s);
+    EXPECT_TRUE(killed_by_sigterm(status));
+    EXPECT_TRUE(std::filesystem::exists(dir / "written"));
+}
+
+TEST(Termination, AProgramsOwnHandlerSetBeforeIsLeftAlone) {
+    TempDir dir;
+    const auto status = wait_status_of_child([&] {
+        std::signal(SIGTERM, [](int) { ::_exit(7); });
+        if (detail::install_termination_handler([&] { touch(dir / "written"); }, {}, 5s)) return 2;
+        return terminate_self_and_wait();
+    }, 10s);
+    ASSERT_TRUE(status && WIFEXITED(*status));
+    EXPECT_EQ(WEXITSTATUS(*status), 7);
+    EXPECT_FALSE(std::filesystem::exists(dir / "written"));
+}
+
+// Set by the program's handler below, which chains to the handler it replaced (ours).
+void (*g_replaced)(int) = nullptr;
+std::atomic<bool> g_program_handler_ran{false};
+
+TEST(Termination, AProgramsHandlerThatChainsToOursOnlyGetsAFlushAndDecidesTheRest) {
+    TempDir dir;
+    const auto status = wait_status_of_child([&] {
+        if (!detail::install_termination_handler([&] { touch(dir / "terminated"); },
+                                                 [&] { touch(dir / "flushed"); }, 5s))
+            return 2;
+        g_replaced = std::signal(SIGTERM, [](int signal) {
+            g_program_handler_ran = true;
+            g_replaced(signal);
+        });
+        ::kill(::getpid(), SIGTERM);
+        for (int i = 0; i < 500 && !std::filesystem::exists(dir / "flushed"); ++i) std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(200ms);  // time for a wrongful termination to show
+        return g_program_handler_ran && std::filesystem::exists(dir / "flushed") ? 0 : 3;
+    }, 10s);
+    ASSERT_TRUE(status && WIFEXITED(*status)) << "the program's handler must keep the process alive";
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+    EXPECT_FALSE(std::filesystem::exists(dir / "terminated"));
+}
+
+TEST(Termination, AWriteThatTakesTooLongDoesNotKeepTheProcessAlive) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto status = wait_status_of_child([] {
+        if (!detail::install_termination_handler([] { std::this_thread::sleep_for(60s); }, {}, 300ms)) return 2;
+        return terminate_self_and_wait();
+    }, 10s);
+    EXPECT_TRUE(killed_by_sigterm(status));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+TEST(Termination, ASecondSigtermEndsTheProcessAtOnce) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto status = wait_status_of_child([] {
+        if (!detail::install_termination_handler([] { std::this_thread::sleep_for(60s); }, {}, 60s)) return 2;
+        ::kill(::getpid(), SIGTERM);
+        std::this_thread::sleep_for(100ms);
+        return terminate_self_and_wait();
+    }, 10s);
+    EXPECT_TRUE(killed_by_sigterm(status));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+TEST(Termination, AForkedChildEndsAtOnceAndWritesNothing) {
+    TempDir dir;
+    const auto status = wait_status_of_child([&] {
+        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, {}, 5s)) return 2;
+        const auto grandchild = wait_status_of_child([] { return terminate_self_and_wait(); }, 5s);
+        return killed_by_sigterm(grandchild) && !std::filesystem::exists(dir / "written") ? 0 : 3;
+    }, 10s);
+    ASSERT_TRUE(status && WIFEXITED(*status));
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
+TEST(Termination, TheSessionOfAProcessCutOffEndsWhatStillRanCancelled) {
+    detail::SessionHeader header;
+    header.session_id = "s";
+    header.start_ns = 1'000'000'000;
+    header.end_ns = 9'000'000'000;
+    header.cut_off = "terminated by SIGTERM";
+    detail::Event running;
+    running.type = detail::EventType::begin;
+    running.kind = SpanKind::tool;
+    running.span_id = 1;
+    running.name = "slow_tool";
+    running.start_ns = 2'000'000'000;
+    running.status = TaskStatus::running;
+    detail::Event finished = running;
+    finished.type = detail::EventType::complete;
+    finished.span_id = 2;
+    finished.end_ns = 3'000'000'000;
+    finished.status = TaskStatus::completed;
+    const TelemetrySession session =
+        detail::fold_session(header, {running, finished}, {}, PriceTable::built_in(), 9'500'000'000);
+    ASSERT_EQ(session.outside_tasks.tools.size(), 2u);
+    const ToolExecution& cut = session.outside_tasks.tools[0];
+    EXPECT_EQ(cut.tool_name, "slow_tool");
+    EXPECT_FALSE(cut.success);
+    EXPECT_EQ(cut.error, "terminated by SIGTERM");
+    EXPECT_DOUBLE_EQ(cut.duration, 7.0);  // to the session's end
+    EXPECT_TRUE(session.outside_tasks.tools[1].success);
+    EXPECT_TRUE(session.outside_tasks.tools[1].error.empty());
+}
+
+}  // namespace
+}  // namespace sop_telemetry
