@@ -87,8 +87,7 @@ struct TelemetryManager::Impl {
     void answer_sigterm(bool wanted) {
         if (wanted && is_process_manager && !forked()) {
             answers_sigterm = detail::install_termination_handler(
-                [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); },
-                [] { TelemetryManager::get_instance().flush_data(); }, kTerminationDeadline);
+                [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); }, kTerminationDeadline);
         } else if (answers_sigterm) {
             detail::uninstall_termination_handler();
             answers_sigterm = false;

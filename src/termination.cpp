@@ -1,6 +1,5 @@
 #include "detail/termination.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <memory>
@@ -15,14 +14,10 @@ namespace sop_telemetry::detail {
 
 namespace {
 
-enum Request : int { kNone = 0, kTerminate = 1, kFlush = 2 };
-
 struct Termination {
     sem_t wake;  // posted by the handler: sem_post is async-signal-safe
-    std::atomic<int> request{kNone};
     std::mutex mutex;  // the fields below
     std::function<void()> on_terminate;
-    std::function<void()> on_flush;
     std::chrono::milliseconds deadline{5000};
     pid_t thread_process = 0;  // the process whose thread waits on `wake` (not a forked child)
 };
@@ -46,18 +41,14 @@ void set_default_action() noexcept {
     ::sigaction(SIGTERM, &action, nullptr);
 }
 
-// Only async-signal-safe calls: sigaction, sem_post, lock-free atomics.
+// Only async-signal-safe calls: sigaction and sem_post. Also called by a program's handler that
+// took our place and chains to the one it replaced: the default action, ending the process, is
+// what that handler then asks for.
 extern "C" void handle_sigterm(int) {
     const int saved_errno = errno;
     Termination* termination = g_termination;
     if (termination != nullptr) {
-        if (ours_installed()) {
-            set_default_action();  // a second SIGTERM ends the process at once
-            termination->request.store(kTerminate);
-        } else {  // called by a program's handler that took our place: it decides the rest
-            int none = kNone;
-            termination->request.compare_exchange_strong(none, kFlush);
-        }
+        if (ours_installed()) set_default_action();  // a second SIGTERM ends the process at once
         ::sem_post(&termination->wake);
     }
     errno = saved_errno;
@@ -93,22 +84,18 @@ void run_terminator() {
     for (;;) {
         while (::sem_wait(&termination.wake) != 0) {
         }
-        const int request = termination.request.exchange(kNone);
         std::function<void()> work;
         std::chrono::milliseconds deadline{};
         {
             std::lock_guard lock(termination.mutex);
-            work = request == kTerminate ? termination.on_terminate : termination.on_flush;
+            work = termination.on_terminate;
             deadline = termination.deadline;
         }
-        if (request == kTerminate) {
-            run_with_deadline(work, deadline);
-            // SIGTERM's default action is back (the handler put it back): the process ends as it
-            // would have. A handler the program set meanwhile gets the signal instead.
-            ::kill(::getpid(), SIGTERM);
-        } else if (request == kFlush && work) {
-            work();
-        }
+        run_with_deadline(work, deadline);
+        // The process ends as SIGTERM's default action ends it (also when a program's handler
+        // that chained to ours is installed: the default action is what it asked for).
+        set_default_action();
+        ::kill(::getpid(), SIGTERM);
     }
 }
 
@@ -119,8 +106,7 @@ void reset_in_child() noexcept {
 
 }  // namespace
 
-bool install_termination_handler(std::function<void()> on_terminate, std::function<void()> on_flush,
-                                 std::chrono::milliseconds deadline) noexcept {
+bool install_termination_handler(std::function<void()> on_terminate, std::chrono::milliseconds deadline) noexcept {
     static std::mutex install_mutex;
     try {
         std::lock_guard install(install_mutex);
@@ -139,7 +125,6 @@ bool install_termination_handler(std::function<void()> on_terminate, std::functi
         {
             std::lock_guard lock(g_termination->mutex);
             g_termination->on_terminate = std::move(on_terminate);
-            g_termination->on_flush = std::move(on_flush);
             g_termination->deadline = deadline;
         }
         if (ours_installed()) return true;

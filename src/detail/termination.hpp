@@ -14,12 +14,11 @@ namespace sop_telemetry::detail {
 /// Installs the handler while SIGTERM has its default action; false when it has another (the
 /// program's own handler, or ignored) or the handler could not be set up. When SIGTERM comes,
 /// `on_terminate` runs on a thread of ours; once it returns, or after `deadline` at the latest,
-/// the process ends by SIGTERM. A second SIGTERM meanwhile ends it at once. When a program's
-/// handler that replaced ours calls it (chaining to the previous handler), `on_flush` runs
-/// instead and the program decides what happens next. Replaces an earlier installation's
-/// functions. A forked child starts with SIGTERM's default action.
-bool install_termination_handler(std::function<void()> on_terminate, std::function<void()> on_flush,
-                                 std::chrono::milliseconds deadline) noexcept;
+/// the process ends by SIGTERM. A second SIGTERM meanwhile ends it at once. A program's handler
+/// that replaced ours and calls it (chaining to the previous handler) gets what the default
+/// action would have done, after the session is written: the end of the process. Replaces an
+/// earlier installation's function. A forked child starts with SIGTERM's default action.
+bool install_termination_handler(std::function<void()> on_terminate, std::chrono::milliseconds deadline) noexcept;
 
 /// Puts SIGTERM's default action back if our handler is still the one installed.
 void uninstall_termination_handler() noexcept;
