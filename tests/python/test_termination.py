@@ -92,3 +92,16 @@ def test_sigterm_handling_can_be_turned_off(tmp_path, how):
     assert process.returncode == -signal.SIGTERM, err[-2000:]
     assert stored_sessions(tmp_path) == []  # ended at once: only the journal is left
     assert list((tmp_path / "store").glob("*.jsonl"))
+
+
+def test_a_handler_chaining_to_the_one_it_replaced_still_ends_the_process(tmp_path):
+    # faulthandler, chained: it prints the tracebacks, then calls the handler it replaced (ours),
+    # which does what the default action did: the process ends, by SIGTERM.
+    script = TWO_RUNS.replace("import ai_agents.telemetry\n", "import ai_agents.telemetry\nimport faulthandler, signal\n"
+                              "faulthandler.register(signal.SIGTERM, chain=True)\n")
+    process = start_python(tmp_path, script)
+    _, err = terminate(process)
+    assert process.returncode == -signal.SIGTERM, err[-2000:]
+    assert "Current thread" in err or "Thread 0x" in err  # faulthandler's dump: its handler ran
+    [session] = stored_sessions(tmp_path)
+    assert CUT_OFF in str(session)
