@@ -80,14 +80,17 @@ struct TelemetryManager::Impl {
         writer->start(config.flush_interval);
         get_error_handler().log(LogLevel::debug, "session " + core->session_id + " started in " +
                                                      config.storage_dir);
+        answer_sigterm(config.handle_sigterm);
     }
 
     /// SIGTERM writes the session first (detail/termination.hpp): for the process-wide manager,
     /// in the process that started the session, while the program has no handler of its own.
+    /// Asked again on every initialize(): a program may have put SIGTERM's default action back.
     void answer_sigterm(bool wanted) {
-        if (wanted && is_process_manager && !forked()) {
+        if (wanted && is_process_manager && !forked() && core && !closed) {
             answers_sigterm = detail::install_termination_handler(
-                [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); }, kTerminationDeadline);
+                [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); },
+                [] { TelemetryManager::get_instance().flush_data(); }, kTerminationDeadline);
         } else if (answers_sigterm) {
             detail::uninstall_termination_handler();
             answers_sigterm = false;
@@ -99,7 +102,6 @@ struct TelemetryManager::Impl {
         if (closed) return;
         closed = true;
         if (!core || forked()) return;
-        answer_sigterm(false);  // nothing left to write when it comes
         core->enabled = false;
         // A task the program never ended is over with it: cancelled, not running for ever.
         // A lane of its own: at exit (atexit) this thread's buffer cache is already gone.
@@ -111,6 +113,11 @@ struct TelemetryManager::Impl {
         // program's initialize() comes after the import has started the session).
         if (config.auto_cleanup && writer->storage_available())
             TelemetryDataStore(config.storage_dir).cleanup(config.max_file_age_days, {core->session_id});
+        // Only now: a SIGTERM that came meanwhile (the program was exiting anyway) waited for
+        // the file, and then ends the process as it would have.
+        const bool answered = answers_sigterm;
+        answer_sigterm(false);
+        if (answered && detail::termination_requested()) detail::end_process_by_sigterm();
     }
 
     /// A new configuration for a running session.
@@ -125,7 +132,6 @@ struct TelemetryManager::Impl {
         if (next.env_allowlist != config.env_allowlist) keeps("env_allowlist");
         if (next.storage_dir != config.storage_dir) writer->move_to(next.storage_dir);
         if (next.flush_interval != config.flush_interval) writer->set_interval(next.flush_interval);
-        if (next.handle_sigterm != config.handle_sigterm) answer_sigterm(next.handle_sigterm);
         if (next.price_file != config.price_file || next.storage_dir != config.storage_dir)
             writer->set_prices(PriceTable::for_config(next));
         core->enabled = next.enabled;
@@ -135,6 +141,7 @@ struct TelemetryManager::Impl {
         config.journal = started.journal;
         config.max_events_per_session = started.max_events_per_session;
         config.env_allowlist = started.env_allowlist;
+        answer_sigterm(config.handle_sigterm);
     }
 };
 
@@ -176,10 +183,7 @@ bool TelemetryManager::initialize(const Config& requested) noexcept {
             impl_->apply_log_level();
             for (const auto& problem : problems) get_error_handler().record("config", problem);
             impl_->is_process_manager = this == g_process_manager;
-            if (next.enabled) {
-                impl_->start_session();
-                impl_->answer_sigterm(next.handle_sigterm);
-            }
+            if (next.enabled) impl_->start_session();
             return true;
         }
         for (const auto& problem : problems) get_error_handler().record("config", problem);
@@ -367,7 +371,12 @@ void TelemetryManager::shutdown() noexcept { end_session({}); }
 void TelemetryManager::end_session(std::string_view cut_off) noexcept {
     if (!impl_) return;
     try {
-        if (!cut_off.empty() && discard_if_empty()) return;  // nothing recorded: no file
+        if (!cut_off.empty()) {
+            // The thread that would log through Python may hold the GIL for long: the process
+            // is going, and the diagnostics stay in the error summary all the same.
+            get_error_handler().set_log_level(LogLevel::off);
+            if (discard_if_empty()) return;  // nothing recorded: no file
+        }
         std::lock_guard lock(impl_->mutex);
         impl_->finish(cut_off);
     } catch (const std::exception& error) {

@@ -1,5 +1,6 @@
 #include "detail/termination.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <memory>
@@ -16,8 +17,11 @@ namespace {
 
 struct Termination {
     sem_t wake;  // posted by the handler: sem_post is async-signal-safe
+    std::atomic<bool> requested{false};  // SIGTERM came (set by the handler; lock-free)
+    std::atomic<bool> init_process{false};  // process 1 of its namespace: flush, do not end
     std::mutex mutex;  // the fields below
     std::function<void()> on_terminate;
+    std::function<void()> on_flush;
     std::chrono::milliseconds deadline{5000};
     pid_t thread_process = 0;  // the process whose thread waits on `wake` (not a forked child)
 };
@@ -41,14 +45,17 @@ void set_default_action() noexcept {
     ::sigaction(SIGTERM, &action, nullptr);
 }
 
-// Only async-signal-safe calls: sigaction and sem_post. Also called by a program's handler that
-// took our place and chains to the one it replaced: the default action, ending the process, is
-// what that handler then asks for.
+// Only async-signal-safe calls: sigaction, sem_post, lock-free atomics. Also called by a
+// program's handler that took our place and chains to the one it replaced: the default action,
+// ending the process, is what that handler then asks for.
 extern "C" void handle_sigterm(int) {
     const int saved_errno = errno;
     Termination* termination = g_termination;
     if (termination != nullptr) {
-        if (ours_installed()) set_default_action();  // a second SIGTERM ends the process at once
+        if (!termination->init_process.load()) {
+            termination->requested.store(true);
+            if (ours_installed()) set_default_action();  // a second SIGTERM ends the process at once
+        }
         ::sem_post(&termination->wake);
     }
     errno = saved_errno;
@@ -86,16 +93,14 @@ void run_terminator() {
         }
         std::function<void()> work;
         std::chrono::milliseconds deadline{};
+        const bool flush_only = termination.init_process.load();
         {
             std::lock_guard lock(termination.mutex);
-            work = termination.on_terminate;
+            work = flush_only ? termination.on_flush : termination.on_terminate;
             deadline = termination.deadline;
         }
         run_with_deadline(work, deadline);
-        // The process ends as SIGTERM's default action ends it (also when a program's handler
-        // that chained to ours is installed: the default action is what it asked for).
-        set_default_action();
-        ::kill(::getpid(), SIGTERM);
+        if (!flush_only) end_process_by_sigterm();
     }
 }
 
@@ -106,7 +111,8 @@ void reset_in_child() noexcept {
 
 }  // namespace
 
-bool install_termination_handler(std::function<void()> on_terminate, std::chrono::milliseconds deadline) noexcept {
+bool install_termination_handler(std::function<void()> on_terminate, std::function<void()> on_flush,
+                                 std::chrono::milliseconds deadline) noexcept {
     static std::mutex install_mutex;
     try {
         std::lock_guard install(install_mutex);
@@ -116,6 +122,9 @@ bool install_termination_handler(std::function<void()> on_terminate, std::chrono
             g_termination = termination.release();
             ::pthread_atfork(nullptr, nullptr, reset_in_child);
         }
+        // The kernel does not let SIGTERM's default action end process 1 of a PID namespace (a
+        // container's init): there the signal ends nothing, and so neither does a handler.
+        g_termination->init_process = ::getpid() == 1;
         if (g_termination->thread_process != ::getpid()) {  // first, or a forked child's first
             std::thread thread(run_terminator);
             ::pthread_setname_np(thread.native_handle(), "sop-telemetry-t");
@@ -125,6 +134,7 @@ bool install_termination_handler(std::function<void()> on_terminate, std::chrono
         {
             std::lock_guard lock(g_termination->mutex);
             g_termination->on_terminate = std::move(on_terminate);
+            g_termination->on_flush = std::move(on_flush);
             g_termination->deadline = deadline;
         }
         if (ours_installed()) return true;
@@ -145,6 +155,13 @@ void uninstall_termination_handler() noexcept {
     if (ours_installed()) set_default_action();
 }
 
-bool termination_handler_installed() noexcept { return ours_installed(); }
+bool termination_requested() noexcept { return g_termination != nullptr && g_termination->requested.load(); }
+
+void end_process_by_sigterm() noexcept {
+    // Also when a program's handler that chained to ours is installed: the default action is
+    // what it asked for.
+    set_default_action();
+    ::kill(::getpid(), SIGTERM);
+}
 
 }  // namespace sop_telemetry::detail

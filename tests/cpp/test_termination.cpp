@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <sched.h>
 #include <filesystem>
 #include <sys/wait.h>
 #include <thread>
@@ -38,7 +39,7 @@ void touch(const std::filesystem::path& path) { testing::write_text(path, "x"); 
 TEST(Termination, WritesFirstThenEndsTheProcessAsSigtermWould) {
     TempDir dir;
     const auto status = wait_status_of_child([&] {
-        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
+        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, {}, 5s)) return 2;
         return terminate_self_and_wait();
     }, 10s);
     EXPECT_TRUE(killed_by_sigterm(status));
@@ -49,7 +50,7 @@ TEST(Termination, AProgramsOwnHandlerSetBeforeIsLeftAlone) {
     TempDir dir;
     const auto status = wait_status_of_child([&] {
         std::signal(SIGTERM, [](int) { ::_exit(7); });
-        if (detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
+        if (detail::install_termination_handler([&] { touch(dir / "written"); }, {}, 5s)) return 2;
         return terminate_self_and_wait();
     }, 10s);
     ASSERT_TRUE(status && WIFEXITED(*status));
@@ -64,7 +65,7 @@ TEST(Termination, AProgramsHandlerThatChainsToOursGetsWhatTheDefaultActionDid) {
     // Chaining asks for what was there before ours: the default action, the end of the process.
     TempDir dir;
     const auto status = wait_status_of_child([&] {
-        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
+        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, {}, 5s)) return 2;
         g_replaced = std::signal(SIGTERM, [](int signal) {
             testing::write_text("program-handler-ran", "x");  // (in the child's working directory)
             g_replaced(signal);
@@ -80,7 +81,7 @@ TEST(Termination, AProgramsHandlerThatChainsToOursGetsWhatTheDefaultActionDid) {
 TEST(Termination, AWriteThatTakesTooLongDoesNotKeepTheProcessAlive) {
     const auto started = std::chrono::steady_clock::now();
     const auto status = wait_status_of_child([] {
-        if (!detail::install_termination_handler([] { std::this_thread::sleep_for(60s); }, 300ms)) return 2;
+        if (!detail::install_termination_handler([] { std::this_thread::sleep_for(60s); }, {}, 300ms)) return 2;
         return terminate_self_and_wait();
     }, 10s);
     EXPECT_TRUE(killed_by_sigterm(status));
@@ -90,7 +91,7 @@ TEST(Termination, AWriteThatTakesTooLongDoesNotKeepTheProcessAlive) {
 TEST(Termination, ASecondSigtermEndsTheProcessAtOnce) {
     const auto started = std::chrono::steady_clock::now();
     const auto status = wait_status_of_child([] {
-        if (!detail::install_termination_handler([] { std::this_thread::sleep_for(60s); }, 60s)) return 2;
+        if (!detail::install_termination_handler([] { std::this_thread::sleep_for(60s); }, {}, 60s)) return 2;
         ::kill(::getpid(), SIGTERM);
         std::this_thread::sleep_for(100ms);
         return terminate_self_and_wait();
@@ -102,12 +103,36 @@ TEST(Termination, ASecondSigtermEndsTheProcessAtOnce) {
 TEST(Termination, AForkedChildEndsAtOnceAndWritesNothing) {
     TempDir dir;
     const auto status = wait_status_of_child([&] {
-        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
+        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, {}, 5s)) return 2;
         const auto grandchild = wait_status_of_child([] { return terminate_self_and_wait(); }, 5s);
         return killed_by_sigterm(grandchild) && !std::filesystem::exists(dir / "written") ? 0 : 3;
     }, 10s);
     ASSERT_TRUE(status && WIFEXITED(*status));
     EXPECT_EQ(WEXITSTATUS(*status), 0);
+}
+
+TEST(Termination, AContainersInitProcessIsFlushedAndGoesOn) {
+    // SIGTERM's default action never ends process 1 of a PID namespace (docker's `python app.py`):
+    // neither may ours. What was recorded is written, and the program carries on.
+    TempDir dir;
+    const auto status = wait_status_of_child([&] {
+        if (::unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0) return 77;  // no namespaces here
+        const auto init = wait_status_of_child([&] {
+            if (::getpid() != 1) return 3;
+            if (!detail::install_termination_handler([&] { touch(dir / "terminated"); },
+                                                     [&] { touch(dir / "flushed"); }, 5s))
+                return 2;
+            ::kill(::getpid(), SIGTERM);
+            for (int i = 0; i < 500 && !std::filesystem::exists(dir / "flushed"); ++i) std::this_thread::sleep_for(10ms);
+            std::this_thread::sleep_for(200ms);  // time for a wrongful end to show
+            return std::filesystem::exists(dir / "flushed") ? 0 : 4;
+        }, 8s);
+        return init && WIFEXITED(*init) ? WEXITSTATUS(*init) : 5;
+    }, 10s);
+    ASSERT_TRUE(status && WIFEXITED(*status));
+    if (WEXITSTATUS(*status) == 77) GTEST_SKIP() << "no user and PID namespaces on this machine";
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+    EXPECT_FALSE(std::filesystem::exists(dir / "terminated"));
 }
 
 TEST(Termination, TheSessionOfAProcessCutOffEndsWhatStillRanCancelled) {
