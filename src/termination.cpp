@@ -122,15 +122,6 @@ bool install_termination_handler(std::function<void()> on_terminate, std::functi
             g_termination = termination.release();
             ::pthread_atfork(nullptr, nullptr, reset_in_child);
         }
-        // The kernel does not let SIGTERM's default action end process 1 of a PID namespace (a
-        // container's init): there the signal ends nothing, and so neither does a handler.
-        g_termination->init_process = ::getpid() == 1;
-        if (g_termination->thread_process != ::getpid()) {  // first, or a forked child's first
-            std::thread thread(run_terminator);
-            ::pthread_setname_np(thread.native_handle(), "sop-telemetry-t");
-            thread.detach();
-            g_termination->thread_process = ::getpid();
-        }
         {
             std::lock_guard lock(g_termination->mutex);
             g_termination->on_terminate = std::move(on_terminate);
@@ -141,6 +132,15 @@ bool install_termination_handler(std::function<void()> on_terminate, std::functi
         struct sigaction current {};
         if (::sigaction(SIGTERM, nullptr, &current) != 0) return false;
         if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return false;
+        // The kernel does not let SIGTERM's default action end process 1 of a PID namespace (a
+        // container's init): there the signal ends nothing, and so neither does a handler.
+        g_termination->init_process = ::getpid() == 1;
+        if (g_termination->thread_process != ::getpid()) {  // first, or a forked child's first
+            std::thread thread(run_terminator);
+            ::pthread_setname_np(thread.native_handle(), "sop-telemetry-t");
+            thread.detach();
+            g_termination->thread_process = ::getpid();
+        }
         struct sigaction action {};
         action.sa_handler = handle_sigterm;
         ::sigemptyset(&action.sa_mask);

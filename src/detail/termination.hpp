@@ -3,7 +3,7 @@
 // be recovered by a later process — which a throw-away container never starts. While SIGTERM
 // has its default action, a handler of ours takes its place: it only wakes a thread of ours,
 // which writes the session and then ends the process by SIGTERM, as it would have ended. A
-// program's own SIGTERM handler, set before or after, is never replaced or overridden.
+// program's own SIGTERM handler, set before or after, keeps the signal.
 #pragma once
 
 #include <chrono>
