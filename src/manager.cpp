@@ -87,10 +87,9 @@ struct TelemetryManager::Impl {
     /// in the process that started the session, while the program has no handler of its own.
     /// Asked again on every initialize(): a program may have put SIGTERM's default action back.
     void answer_sigterm(bool wanted) {
-        if (wanted && is_process_manager && !forked() && core && !closed) {
+        if (wanted && is_process_manager && !forked() && core && !closed && !detail::termination_requested()) {
             answers_sigterm = detail::install_termination_handler(
-                [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); },
-                [] { TelemetryManager::get_instance().flush_data(); }, kTerminationDeadline);
+                [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); }, kTerminationDeadline);
         } else if (answers_sigterm) {
             detail::uninstall_termination_handler();
             answers_sigterm = false;

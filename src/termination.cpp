@@ -17,13 +17,11 @@ namespace {
 
 struct Termination {
     sem_t wake;  // posted by the handler: sem_post is async-signal-safe
-    std::atomic<bool> requested{false};  // SIGTERM came (set by the handler; lock-free)
-    std::atomic<bool> init_process{false};  // process 1 of its namespace: flush, do not end
+    std::atomic<int> received{0};  // SIGTERMs the handler saw (lock-free)
+    std::atomic<pid_t> thread_process{0};  // the process whose thread waits on `wake`
     std::mutex mutex;  // the fields below
     std::function<void()> on_terminate;
-    std::function<void()> on_flush;
     std::chrono::milliseconds deadline{5000};
-    pid_t thread_process = 0;  // the process whose thread waits on `wake` (not a forked child)
 };
 
 // Set once, before the handler is first installed, and never freed: the handler and the
@@ -45,17 +43,20 @@ void set_default_action() noexcept {
     ::sigaction(SIGTERM, &action, nullptr);
 }
 
-// Only async-signal-safe calls: sigaction, sem_post, lock-free atomics. Also called by a
-// program's handler that took our place and chains to the one it replaced: the default action,
-// ending the process, is what that handler then asks for.
+// Only async-signal-safe calls: getpid, sigaction, kill, sem_post, lock-free atomics. Also
+// called by a program's handler that took our place and chains to the one it replaced: the
+// default action, ending the process, is what that handler then asks for.
 extern "C" void handle_sigterm(int) {
     const int saved_errno = errno;
     Termination* termination = g_termination;
-    if (termination != nullptr) {
-        if (!termination->init_process.load()) {
-            termination->requested.store(true);
-            if (ours_installed()) set_default_action();  // a second SIGTERM ends the process at once
-        }
+    if (termination == nullptr || termination->thread_process.load() != ::getpid() ||
+        termination->received.fetch_add(1) > 0) {
+        // No thread of ours to write anything (a forked child, which kept a program's handler
+        // that chains to ours), or a second SIGTERM: the default action, at once. (The signal
+        // is blocked while its handler runs: it ends the process as the handler returns.)
+        end_process_by_sigterm();
+    } else {
+        if (ours_installed()) set_default_action();  // a second SIGTERM ends the process at once
         ::sem_post(&termination->wake);
     }
     errno = saved_errno;
@@ -93,14 +94,13 @@ void run_terminator() {
         }
         std::function<void()> work;
         std::chrono::milliseconds deadline{};
-        const bool flush_only = termination.init_process.load();
         {
             std::lock_guard lock(termination.mutex);
-            work = flush_only ? termination.on_flush : termination.on_terminate;
+            work = termination.on_terminate;
             deadline = termination.deadline;
         }
         run_with_deadline(work, deadline);
-        if (!flush_only) end_process_by_sigterm();
+        end_process_by_sigterm();
     }
 }
 
@@ -111,8 +111,11 @@ void reset_in_child() noexcept {
 
 }  // namespace
 
-bool install_termination_handler(std::function<void()> on_terminate, std::function<void()> on_flush,
-                                 std::chrono::milliseconds deadline) noexcept {
+bool install_termination_handler(std::function<void()> on_terminate, std::chrono::milliseconds deadline) noexcept {
+    // The kernel does not let SIGTERM's default action end process 1 of a PID namespace (a
+    // container's `python app.py`): there SIGTERM ends nothing, and a handler would only
+    // interrupt the program's waits. Its journal keeps what the SIGKILL that follows cuts off.
+    if (::getpid() == 1) return false;
     static std::mutex install_mutex;
     try {
         std::lock_guard install(install_mutex);
@@ -125,20 +128,17 @@ bool install_termination_handler(std::function<void()> on_terminate, std::functi
         {
             std::lock_guard lock(g_termination->mutex);
             g_termination->on_terminate = std::move(on_terminate);
-            g_termination->on_flush = std::move(on_flush);
             g_termination->deadline = deadline;
         }
         if (ours_installed()) return true;
         struct sigaction current {};
         if (::sigaction(SIGTERM, nullptr, &current) != 0) return false;
         if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return false;
-        // The kernel does not let SIGTERM's default action end process 1 of a PID namespace (a
-        // container's init): there the signal ends nothing, and so neither does a handler.
-        g_termination->init_process = ::getpid() == 1;
-        if (g_termination->thread_process != ::getpid()) {  // first, or a forked child's first
+        if (g_termination->thread_process.load() != ::getpid()) {  // first, or a forked child's first
             std::thread thread(run_terminator);
             ::pthread_setname_np(thread.native_handle(), "sop-telemetry-t");
             thread.detach();
+            g_termination->received = 0;
             g_termination->thread_process = ::getpid();
         }
         struct sigaction action {};
@@ -155,7 +155,10 @@ void uninstall_termination_handler() noexcept {
     if (ours_installed()) set_default_action();
 }
 
-bool termination_requested() noexcept { return g_termination != nullptr && g_termination->requested.load(); }
+bool termination_requested() noexcept {
+    return g_termination != nullptr && g_termination->thread_process.load() == ::getpid() &&
+           g_termination->received.load() > 0;
+}
 
 void end_process_by_sigterm() noexcept {
     // Also when a program's handler that chained to ours is installed: the default action is

@@ -16,17 +16,15 @@ namespace sop_telemetry::detail {
 /// `on_terminate` runs on a thread of ours; once it returns, or after `deadline` at the latest,
 /// the process ends by SIGTERM. A second SIGTERM meanwhile ends it at once. A program's handler
 /// that replaced ours and calls it (chaining to the previous handler) gets what the default
-/// action would have done, after the session is written: the end of the process. In process 1
-/// of a PID namespace (a container's init), which SIGTERM's default action does not end,
-/// `on_flush` runs instead, and the process goes on. Replaces an earlier installation's
-/// functions. A forked child starts with SIGTERM's default action.
-bool install_termination_handler(std::function<void()> on_terminate, std::function<void()> on_flush,
-                                 std::chrono::milliseconds deadline) noexcept;
+/// action would have done, after the session is written: the end of the process. Never in
+/// process 1 of a PID namespace, which SIGTERM's default action does not end. Replaces an
+/// earlier installation's function. A forked child ends by SIGTERM at once, as by default.
+bool install_termination_handler(std::function<void()> on_terminate, std::chrono::milliseconds deadline) noexcept;
 
 /// Puts SIGTERM's default action back if our handler is still the one installed.
 void uninstall_termination_handler() noexcept;
 
-/// Whether a SIGTERM that is to end the process came (our handler ran; not in process 1).
+/// Whether a SIGTERM that is to end this process came (our handler ran).
 bool termination_requested() noexcept;
 
 /// Ends the process as SIGTERM's default action does.

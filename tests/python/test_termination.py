@@ -167,7 +167,7 @@ def _namespaces_available():
 
 
 @pytest.mark.skipif(not _namespaces_available(), reason="no unshare, or no user and PID namespaces here")
-def test_as_a_containers_process_1_the_session_is_flushed_and_the_program_goes_on(tmp_path):
+def test_as_a_containers_process_1_sigterm_changes_nothing(tmp_path):
     # `docker stop` sends SIGTERM to the container's process 1, which its default action does not
     # end: the program carries on (until the SIGKILL that follows), and so does its recording.
     script = ("import time\n"
