@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fcntl.h>
 #include <sched.h>
 #include <filesystem>
 #include <sys/wait.h>
@@ -67,7 +68,8 @@ TEST(Termination, AProgramsHandlerThatChainsToOursGetsWhatTheDefaultActionDid) {
     const auto status = wait_status_of_child([&] {
         if (!detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
         g_replaced = std::signal(SIGTERM, [](int signal) {
-            testing::write_text("program-handler-ran", "x");  // (in the child's working directory)
+            // (async-signal-safe: open and close, in the child's working directory)
+            ::close(::open("program-handler-ran", O_CREAT | O_WRONLY, 0600));
             g_replaced(signal);
         });
         if (::chdir(dir.str().c_str()) != 0) return 4;
@@ -112,6 +114,10 @@ TEST(Termination, ASecondSigtermThroughAChainingHandlerEndsTheProcessAtOnce) { e
 /// calls ours, as faulthandler.register(SIGTERM, chain=True) leaves it (multiprocessing's fork
 /// children keep it).
 void expect_a_forked_child_ends_at_once(bool chaining) {
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer runs no signal handler in a child forked from a multi-threaded process.
+    if (chaining) GTEST_SKIP() << "ThreadSanitizer does not deliver signals to this handler after such a fork";
+#endif
     TempDir dir;
     const auto status = wait_status_of_child([&] {
         if (!detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
