@@ -88,8 +88,9 @@ struct TelemetryManager::Impl {
     /// Asked again on every initialize(): a program may have put SIGTERM's default action back.
     void answer_sigterm(bool wanted) {
         if (wanted && is_process_manager && !forked() && core && !closed && !detail::termination_requested()) {
-            answers_sigterm = detail::install_termination_handler(
+            detail::install_termination_handler(
                 [] { TelemetryManager::get_instance().end_session("terminated by SIGTERM"); }, kTerminationDeadline);
+            answers_sigterm = true;  // even when not installed: a program's handler may chain to ours
         } else if (answers_sigterm) {
             detail::uninstall_termination_handler();
             answers_sigterm = false;

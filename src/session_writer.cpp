@@ -1,4 +1,5 @@
 #include "detail/session_writer.hpp"
+#include "detail/termination.hpp"
 
 #include "detail/session_codec.hpp"
 
@@ -38,7 +39,7 @@ void SessionWriter::start(std::chrono::milliseconds interval) {
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    worker_ = std::thread([this] { run_worker(); });
+    worker_ = thread_blocking_signals([this] { run_worker(); });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 

@@ -17,12 +17,16 @@ namespace {
 
 struct Termination {
     sem_t wake;  // posted by the handler: sem_post is async-signal-safe
+    std::atomic<bool> wanted{false};  // installed and not uninstalled since (lock-free)
     std::atomic<int> received{0};  // SIGTERMs the handler saw (lock-free)
     std::atomic<pid_t> thread_process{0};  // the process whose thread waits on `wake`
     std::mutex mutex;  // the fields below
     std::function<void()> on_terminate;
     std::chrono::milliseconds deadline{5000};
 };
+
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free &&
+              std::atomic<pid_t>::is_always_lock_free, "the signal handler reads these");
 
 // Set once, before the handler is first installed, and never freed: the handler and the
 // thread read it for the life of the process.
@@ -49,11 +53,12 @@ void set_default_action() noexcept {
 extern "C" void handle_sigterm(int) {
     const int saved_errno = errno;
     Termination* termination = g_termination;
-    if (termination == nullptr || termination->thread_process.load() != ::getpid() ||
-        termination->received.fetch_add(1) > 0) {
-        // No thread of ours to write anything (a forked child, which kept a program's handler
-        // that chains to ours), or a second SIGTERM: the default action, at once. (The signal
-        // is blocked while its handler runs: it ends the process as the handler returns.)
+    if (termination == nullptr || !termination->wanted.load() ||
+        termination->thread_process.load() != ::getpid() || termination->received.fetch_add(1) > 0) {
+        // Turned off (a program's handler that chains to ours still calls it), no thread of
+        // ours to write anything (a forked child, which kept such a handler), or a second
+        // SIGTERM: the default action, at once. (The signal is blocked while its handler runs:
+        // it ends the process as the handler returns.)
         end_process_by_sigterm();
     } else {
         if (ours_installed()) set_default_action();  // a second SIGTERM ends the process at once
@@ -73,7 +78,7 @@ void run_with_deadline(const std::function<void()>& work, std::chrono::milliseco
     };
     auto state = std::make_shared<Done>();
     try {
-        std::thread([state, work] {
+        std::thread([state, work] {  // (started by the terminator: signals blocked, as there)
             work();
             std::lock_guard lock(state->mutex);
             state->done = true;
@@ -104,9 +109,14 @@ void run_terminator() {
     }
 }
 
-// A forked child has no terminator thread: SIGTERM must end it at once, as by default.
+// A forked child has no terminator thread: SIGTERM must end it at once, as by default (also
+// through a program's handler that chains to ours, and in its own children, whatever pids).
 void reset_in_child() noexcept {
     if (ours_installed()) set_default_action();
+    if (g_termination != nullptr) {
+        g_termination->thread_process = 0;
+        g_termination->received = 0;
+    }
 }
 
 }  // namespace
@@ -130,12 +140,13 @@ bool install_termination_handler(std::function<void()> on_terminate, std::chrono
             g_termination->on_terminate = std::move(on_terminate);
             g_termination->deadline = deadline;
         }
+        g_termination->wanted = true;  // also for a program's handler that took our place and chains to it
         if (ours_installed()) return true;
         struct sigaction current {};
         if (::sigaction(SIGTERM, nullptr, &current) != 0) return false;
         if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return false;
         if (g_termination->thread_process.load() != ::getpid()) {  // first, or a forked child's first
-            std::thread thread(run_terminator);
+            std::thread thread = thread_blocking_signals(run_terminator);
             ::pthread_setname_np(thread.native_handle(), "sop-telemetry-t");
             thread.detach();
             g_termination->received = 0;
@@ -152,7 +163,22 @@ bool install_termination_handler(std::function<void()> on_terminate, std::chrono
 }
 
 void uninstall_termination_handler() noexcept {
+    if (g_termination != nullptr) g_termination->wanted = false;
     if (ours_installed()) set_default_action();
+}
+
+std::thread thread_blocking_signals(std::function<void()> body) {
+    sigset_t all, previous;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &previous);  // what a new thread inherits, from its start
+    try {
+        std::thread thread(std::move(body));
+        ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        return thread;
+    } catch (...) {
+        ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        throw;
+    }
 }
 
 bool termination_requested() noexcept {

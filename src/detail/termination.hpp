@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <thread>
 
 namespace sop_telemetry::detail {
 
@@ -21,8 +22,14 @@ namespace sop_telemetry::detail {
 /// earlier installation's function. A forked child ends by SIGTERM at once, as by default.
 bool install_termination_handler(std::function<void()> on_terminate, std::chrono::milliseconds deadline) noexcept;
 
-/// Puts SIGTERM's default action back if our handler is still the one installed.
+/// Puts SIGTERM's default action back if our handler is still the one installed; a program's
+/// handler that chains to ours gets the default action from it from now on.
 void uninstall_termination_handler() noexcept;
+
+/// A thread of the library's own, started with every signal blocked: the program's signals go
+/// to the program's threads (a program that blocks SIGTERM in its threads and takes it with
+/// sigwait gets it, not one of ours). Throws as std::thread does.
+std::thread thread_blocking_signals(std::function<void()> body);
 
 /// Whether a SIGTERM that is to end this process came (our handler ran).
 bool termination_requested() noexcept;

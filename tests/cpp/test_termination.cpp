@@ -80,6 +80,40 @@ TEST(Termination, AProgramsHandlerThatChainsToOursGetsWhatTheDefaultActionDid) {
     EXPECT_TRUE(std::filesystem::exists(dir / "program-handler-ran"));
 }
 
+TEST(Termination, TurnedOffItLeavesAChainingHandlerTheDefaultAction) {
+    TempDir dir;
+    const auto started = std::chrono::steady_clock::now();
+    const auto status = wait_status_of_child([&] {
+        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
+        g_replaced = std::signal(SIGTERM, [](int signal) { g_replaced(signal); });
+        detail::uninstall_termination_handler();  // handle_sigterm=false, shutdown
+        return terminate_self_and_wait();
+    }, 10s);
+    EXPECT_TRUE(killed_by_sigterm(status));
+    EXPECT_FALSE(std::filesystem::exists(dir / "written"));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+TEST(Termination, AProgramTakingSigtermWithSigwaitGetsIt) {
+    // The program blocks SIGTERM in its threads and waits for it: the library's threads must
+    // not be where the signal lands.
+    TempDir dir;
+    const auto status = wait_status_of_child([&] {
+        if (!detail::install_termination_handler([&] { touch(dir / "written"); }, 5s)) return 2;
+        sigset_t term;
+        ::sigemptyset(&term);
+        ::sigaddset(&term, SIGTERM);
+        ::pthread_sigmask(SIG_BLOCK, &term, nullptr);
+        ::kill(::getpid(), SIGTERM);
+        std::this_thread::sleep_for(200ms);  // not waiting yet: the signal must stay pending
+        int received = 0;
+        return ::sigwait(&term, &received) == 0 && received == SIGTERM ? 0 : 3;
+    }, 10s);
+    ASSERT_TRUE(status && WIFEXITED(*status)) << "the signal went to a thread of ours";
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+    EXPECT_FALSE(std::filesystem::exists(dir / "written"));
+}
+
 TEST(Termination, AWriteThatTakesTooLongDoesNotKeepTheProcessAlive) {
     const auto started = std::chrono::steady_clock::now();
     const auto status = wait_status_of_child([] {

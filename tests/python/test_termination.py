@@ -189,3 +189,18 @@ def test_as_a_containers_process_1_sigterm_changes_nothing(tmp_path):
     [session] = stored_sessions(tmp_path)
     assert sorted(span["name"] for span in session["spans"]) == ["after_sigterm", "before_sigterm"]
     assert CUT_OFF not in str(session)
+
+
+def test_a_program_taking_sigterm_with_sigwait_still_gets_it(tmp_path):
+    script = ("import signal\n"
+              "import ai_agents.telemetry as t\n"
+              "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})\n"
+              "t.TelemetryCollector().record_tool_usage('tool', 0.1)\n"
+              "print('done', flush=True)\nprint('ready', flush=True)\n"
+              "import time; time.sleep(0.5)  # not waiting yet: the signal must stay pending\n"
+              "print('got', signal.sigwait({signal.SIGTERM}).name, flush=True)\n")
+    process = start_python(tmp_path, script)
+    out, err = terminate(process)
+    assert (process.returncode, out.strip()) == (0, "got SIGTERM"), err[-2000:]
+    [session] = stored_sessions(tmp_path)  # written at the program's own exit
+    assert CUT_OFF not in str(session)
