@@ -170,6 +170,8 @@ void uninstall_termination_handler() noexcept {
 std::thread thread_blocking_signals(std::function<void()> body) {
     sigset_t all, previous;
     ::sigfillset(&all);
+    // A fault of the thread's own still reaches the program's crash handlers (faulthandler).
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) ::sigdelset(&all, fault);
     ::pthread_sigmask(SIG_BLOCK, &all, &previous);  // what a new thread inherits, from its start
     try {
         std::thread thread(std::move(body));

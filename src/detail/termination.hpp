@@ -26,7 +26,7 @@ bool install_termination_handler(std::function<void()> on_terminate, std::chrono
 /// handler that chains to ours gets the default action from it from now on.
 void uninstall_termination_handler() noexcept;
 
-/// A thread of the library's own, started with every signal blocked: the program's signals go
+/// A thread of the library's own, started with every signal but faults blocked: the program's signals go
 /// to the program's threads (a program that blocks SIGTERM in its threads and takes it with
 /// sigwait gets it, not one of ours). Throws as std::thread does.
 std::thread thread_blocking_signals(std::function<void()> body);
