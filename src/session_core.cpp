@@ -46,7 +46,11 @@ SessionCore::~SessionCore() {
 
 void SessionCore::lock_all_for_fork() noexcept {
     live_cores().mutex.lock();
-    for (SessionCore* core : live_cores().cores) core->mutex_.lock();
+    for (SessionCore* core : live_cores().cores) {
+        core->mutex_.lock();
+        for (std::mutex* guarded : core->fork_guarded_) guarded->lock();
+        core->log.lock_for_fork();
+    }
 }
 
 void SessionCore::unlock_all_after_fork(bool in_child) noexcept {
@@ -55,9 +59,21 @@ void SessionCore::unlock_all_after_fork(bool in_child) noexcept {
             core->no_worker_ = true;
             core->code_metrics_enabled = false;  // snapshots are the worker's
         }
+        core->log.unlock_after_fork();
+        for (auto it = core->fork_guarded_.rbegin(); it != core->fork_guarded_.rend(); ++it) (*it)->unlock();
         core->mutex_.unlock();
     }
     live_cores().mutex.unlock();
+}
+
+void SessionCore::guard_across_fork(std::mutex* lock) {
+    std::lock_guard live(live_cores().mutex);
+    fork_guarded_.push_back(lock);
+}
+
+void SessionCore::stop_guarding_across_fork(std::mutex* lock) {
+    std::lock_guard live(live_cores().mutex);
+    std::erase(fork_guarded_, lock);
 }
 
 namespace {

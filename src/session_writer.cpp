@@ -6,7 +6,6 @@
 #include <sop_telemetry/error_handler.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <filesystem>
 #include <pthread.h>
 #include <sys/resource.h>
@@ -23,24 +22,22 @@ SessionWriter::SessionWriter(std::shared_ptr<SessionCore> core, std::string stor
       prices_(std::move(prices)),
       environment_(std::move(environment)) {
     storage_ok_ = store_->ensure_directory();
+    core_->guard_across_fork(&state_mutex_);  // a forked child folds its session with it
 }
 
 SessionWriter::~SessionWriter() {
     stop_ = true;
     core_->notify_worker();
     if (worker_.joinable()) worker_.join();
+    core_->stop_guarding_across_fork(&state_mutex_);
 }
 
 void SessionWriter::start(std::chrono::milliseconds interval) {
     interval_ms_ = interval.count();
-    // The worker blocks every signal, so a signal sent to the process (Ctrl-C) is delivered to
-    // one of the host's threads — Python only raises KeyboardInterrupt promptly when its main
-    // thread is the one interrupted.
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    // The worker blocks the program's signals, so a signal sent to the process (Ctrl-C) is
+    // delivered to one of the host's threads — Python only raises KeyboardInterrupt promptly
+    // when its main thread is the one interrupted.
     worker_ = thread_blocking_signals([this] { run_worker(); });
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void SessionWriter::set_interval(std::chrono::milliseconds interval) noexcept {

@@ -138,6 +138,15 @@ public:
     bool needs_spare() const noexcept { return spare_wanted_.load(std::memory_order_acquire); }
     /// Maps and populates a spare slab if there is none (the worker's job).
     void prepare_spare() noexcept;
+    /// fork(): held across it, so the child does not inherit them held by another thread.
+    void lock_for_fork() noexcept {
+        mutex_.lock();
+        region_mutex_.lock();
+    }
+    void unlock_after_fork() noexcept {
+        region_mutex_.unlock();
+        mutex_.unlock();
+    }
 
 private:
     static constexpr std::size_t kRegionBytes = 16 * kSlabBytes;
@@ -223,6 +232,15 @@ public:
     std::size_t memory_bytes() const noexcept;
     std::uint64_t generation() const noexcept { return generation_; }
     ChunkSlabs& slabs() noexcept { return registry_->slabs; }
+    /// fork(): the registry's and the slabs' locks held across it (see SessionCore).
+    void lock_for_fork() noexcept {
+        registry_->mutex.lock();
+        registry_->slabs.lock_for_fork();
+    }
+    void unlock_after_fork() noexcept {
+        registry_->slabs.unlock_after_fork();
+        registry_->mutex.unlock();
+    }
 
 private:
     /// Takes up to `wanted` events of the budget; returns how many it got.

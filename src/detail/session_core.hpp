@@ -73,6 +73,11 @@ public:
     void set_code_metrics(std::uint64_t task_span, CodeMetrics metrics);
     std::map<std::uint64_t, CodeMetrics> code_metrics() const;
 
+    /// `lock` (another part's, such as the writer's state) is held across fork() too, after
+    /// this core's own and before the event log's: no thread may take it while holding those.
+    void guard_across_fork(std::mutex* lock);
+    void stop_guarding_across_fork(std::mutex* lock);
+
     /// Wakes the worker (for queued snapshots and on shutdown).
     void notify_worker();
     /// Waits until notified or `timeout_ms` passed.
@@ -80,11 +85,13 @@ public:
 
 private:
     void refresh_current_task();  // under mutex_
-    // fork(): no other thread holds a core's lock at that moment (the worker takes it often),
-    // and the child, which has no worker, neither waits for nor wakes one.
+    // fork(): no other thread holds a core's lock, nor the locks guarded with it, at that moment
+    // (the worker takes them often), and the child, which has no worker, neither waits for nor
+    // wakes one.
     static void lock_all_for_fork() noexcept;
     static void unlock_all_after_fork(bool in_child) noexcept;
     std::atomic<bool> no_worker_{false};
+    std::vector<std::mutex*> fork_guarded_;  // under the live cores' lock
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
