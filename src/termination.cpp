@@ -61,7 +61,6 @@ extern "C" void handle_sigterm(int) {
         // it ends the process as the handler returns.)
         end_process_by_sigterm();
     } else {
-        if (ours_installed()) set_default_action();  // a second SIGTERM ends the process at once
         ::sem_post(&termination->wake);
     }
     errno = saved_errno;
